@@ -1,0 +1,5 @@
+//! Build tasks: `cargo xtask bundle counterpart --release` and friends.
+
+fn main() -> nice_plug_xtask::Result<()> {
+    nice_plug_xtask::main()
+}
