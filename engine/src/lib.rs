@@ -1,1 +1,164 @@
-pub fn x(){}
+//! Counterpart's engine: stems and their playback, the captured song, the job worker and the
+//! audio cache. It has no plugin dependencies; the plugin, the GUI and the `counterpart`
+//! command all drive it.
+
+pub mod cache;
+pub mod capture;
+pub mod job;
+pub mod link;
+pub mod midi;
+pub mod playback;
+pub mod project;
+pub mod resample;
+pub mod status;
+pub mod stem;
+pub mod timeline;
+pub mod wav;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::Value;
+
+use cache::AudioCache;
+use capture::CaptureTimeline;
+use job::{Event, ImportStem, Job, JobId};
+use link::{AudioSide, HostTransport};
+use project::ProjectState;
+use status::Status;
+
+/// Events the worker can have waiting before it drops progress reports nobody reads.
+const EVENT_CAPACITY: usize = 4096;
+/// How long loading a stored project may take before the host gets control back.
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The handle to the engine worker: submit jobs, read events and the status snapshot.
+/// Dropping it stops and joins the worker.
+pub struct Engine {
+    jobs: Sender<Job>,
+    events: Receiver<Event>,
+    status: Arc<ArcSwap<Status>>,
+    store: Arc<ProjectStore>,
+    transport: Arc<HostTransport>,
+    next_id: AtomicU64,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the worker thread and returns the handle and the audio thread's ends.
+    pub fn start(cache: AudioCache) -> (Self, AudioSide) {
+        let (audio, worker_side) = link::link();
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_CAPACITY);
+        let status = Arc::new(ArcSwap::from_pointee(Status::default()));
+        let project = Arc::new(RwLock::new(ProjectState::default()));
+        let transport = worker_side.transport.clone();
+        let sample_rate = 48_000.0;
+        let worker = worker::Worker {
+            side: worker_side,
+            jobs: jobs_rx,
+            events: events_tx,
+            status: status.clone(),
+            project: project.clone(),
+            cache,
+            sample_rate,
+            timeline: CaptureTimeline::new(sample_rate),
+            pending: Default::default(),
+            sources: Default::default(),
+            lost: Vec::new(),
+            last_error: None,
+            jobs_done: 0,
+        };
+        let handle = std::thread::Builder::new()
+            .name("counterpart-engine".into())
+            .spawn(move || worker.run())
+            .expect("the engine thread could not be started");
+        let store = Arc::new(ProjectStore { project, jobs: jobs_tx.clone() });
+        let engine = Self {
+            jobs: jobs_tx,
+            events: events_rx,
+            status,
+            store,
+            transport,
+            next_id: AtomicU64::new(1),
+            worker: Some(handle),
+        };
+        (engine, audio)
+    }
+
+    /// Sends a job to the worker.
+    pub fn send(&self, job: Job) {
+        let _ = self.jobs.send(job);
+    }
+
+    /// Queues a WAV or MIDI file to be placed as a stem and returns the job's id.
+    pub fn import(&self, mut job: ImportStem) -> JobId {
+        job.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = job.id;
+        self.send(Job::ImportStem(job));
+        id
+    }
+
+    /// The worker's events (progress, finished stems, failures).
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// The latest status snapshot.
+    pub fn status(&self) -> Arc<Status> {
+        self.status.load_full()
+    }
+
+    /// The transport the audio thread last published.
+    pub fn transport(&self) -> &HostTransport {
+        &self.transport
+    }
+
+    /// The stored project, shared with the plugin's persistent state.
+    pub fn store(&self) -> Arc<ProjectStore> {
+        self.store.clone()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.jobs.send(Job::Shutdown);
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The project as the DAW stores it: read on save, replaced on load.
+pub struct ProjectStore {
+    project: Arc<RwLock<ProjectState>>,
+    jobs: Sender<Job>,
+}
+
+impl ProjectStore {
+    /// The project as JSON, for the host's save.
+    pub fn to_json(&self) -> Value {
+        let project = self.project.read().unwrap_or_else(|e| e.into_inner());
+        serde_json::to_value(&*project).unwrap_or(Value::Null)
+    }
+
+    /// Loads a stored project: what can be read is restored and queued for the audio thread
+    /// before this returns; what cannot is listed in the status snapshot.
+    pub fn restore_json(&self, value: &Value) {
+        let (state, lost) = ProjectState::from_json_lenient(value);
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        if self.jobs.send(Job::Restore { state, lost, done: done_tx }).is_ok() {
+            let _ = done_rx.recv_timeout(RESTORE_TIMEOUT);
+        }
+    }
+
+    /// A copy of the project.
+    pub fn snapshot(&self) -> ProjectState {
+        self.project.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

@@ -1,0 +1,96 @@
+//! Jobs the GUI and the plugin hand to the engine worker, and the events it sends back.
+
+use std::path::PathBuf;
+
+use crossbeam_channel::Sender;
+
+use crate::project::ProjectState;
+use crate::stem::StemOutput;
+
+/// Identifies a job in the events it produces.
+pub type JobId = u64;
+
+/// Work for the engine worker.
+#[derive(Debug)]
+pub enum Job {
+    /// Place a WAV or MIDI file as a stem.
+    ImportStem(ImportStem),
+    /// Empty a slot.
+    ClearSlot {
+        /// The slot, 0-based.
+        slot: usize,
+    },
+    /// Change how a slot is heard.
+    SetOutput {
+        /// The slot, 0-based.
+        slot: usize,
+        /// Audio, MIDI or both.
+        output: StemOutput,
+    },
+    /// The plugin (re)activated at a sample rate: stems are rebuilt for it.
+    Activate {
+        /// The new sample rate.
+        sample_rate: f64,
+    },
+    /// Forget the captured song.
+    ClearCapture,
+    /// Replace the project with a stored one; `done` fires when its stems are queued.
+    Restore {
+        /// The project to load.
+        state: ProjectState,
+        /// What could not be read while parsing it.
+        lost: Vec<String>,
+        /// Signalled once the stems are on their way to the audio thread.
+        done: Sender<()>,
+    },
+    /// Stop the worker.
+    Shutdown,
+}
+
+/// A file to place as a stem.
+#[derive(Debug, Clone)]
+pub struct ImportStem {
+    /// The job's id.
+    pub id: JobId,
+    /// A `.wav` or `.mid` file.
+    pub path: PathBuf,
+    /// The slot to fill, or the first free one.
+    pub slot: Option<usize>,
+    /// Where the stem starts, in beats from the song start.
+    pub start_beats: f64,
+    /// How the stem is heard.
+    pub output: StemOutput,
+}
+
+/// What the worker reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A job made progress.
+    Progress {
+        /// The job.
+        id: JobId,
+        /// What it is doing.
+        stage: &'static str,
+        /// 0 to 1.
+        fraction: f32,
+    },
+    /// A stem is in place and playing.
+    StemReady {
+        /// The job that made it.
+        id: JobId,
+        /// Its slot.
+        slot: usize,
+    },
+    /// A job failed; the message says why and what to do.
+    Failed {
+        /// The job.
+        id: JobId,
+        /// A sentence for the producer.
+        message: String,
+    },
+    /// A stored project was loaded; `lost` lists what could not be restored.
+    Restored {
+        /// One sentence per lost part.
+        lost: Vec<String>,
+    },
+}

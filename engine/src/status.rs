@@ -1,0 +1,25 @@
+//! The engine's state as the GUI reads it: one immutable snapshot, swapped whole.
+
+use crate::capture::Region;
+use crate::stem::StemRecord;
+
+/// A snapshot of everything the editor shows about the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// The stems in their slots.
+    pub stems: Vec<StemRecord>,
+    /// The sample rate the engine builds stems for.
+    pub sample_rate: f64,
+    /// Captured song regions, in samples at `sample_rate`.
+    pub captured: Vec<Region>,
+    /// Seconds of song captured.
+    pub captured_seconds: f64,
+    /// Frames the capture could not keep (song longer than the capture limit).
+    pub capture_dropped: u64,
+    /// What could not be restored when the project was loaded.
+    pub lost: Vec<String>,
+    /// The last job failure, for the status line.
+    pub last_error: Option<String>,
+    /// Jobs finished since the plugin started.
+    pub jobs_done: u64,
+}

@@ -1,0 +1,140 @@
+//! Stems: what a slot holds (audio, MIDI notes or both) and how it is placed on the song.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// How many stem slots the plugin has; slot `n` sends its MIDI on channel `n`.
+pub const SLOTS: usize = 16;
+
+/// One MIDI note, placed in quarter-note beats from the start of the song.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    /// Start, in beats from the song start.
+    pub start: f64,
+    /// Length in beats.
+    pub length: f64,
+    /// MIDI key, 0-127.
+    pub key: u8,
+    /// MIDI velocity, 1-127.
+    pub velocity: u8,
+}
+
+impl Note {
+    /// The beat at which the note ends.
+    pub fn end(&self) -> f64 {
+        self.start + self.length
+    }
+}
+
+/// How a stem is heard: as audio in the plugin's output, as notes on its MIDI output, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StemOutput {
+    /// Audio only.
+    Audio,
+    /// MIDI notes only.
+    Midi,
+    /// Audio and MIDI.
+    #[default]
+    Both,
+}
+
+impl StemOutput {
+    /// Whether the stem's audio is mixed into the output.
+    pub fn plays_audio(self) -> bool {
+        matches!(self, Self::Audio | Self::Both)
+    }
+
+    /// Whether the stem's notes are sent as MIDI.
+    pub fn sends_midi(self) -> bool {
+        matches!(self, Self::Midi | Self::Both)
+    }
+}
+
+/// Two channels of audio at a sample rate (mono sources are duplicated into both).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StereoAudio {
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Left channel.
+    pub left: Vec<f32>,
+    /// Right channel; always as long as `left`.
+    pub right: Vec<f32>,
+}
+
+impl StereoAudio {
+    /// Number of sample frames.
+    pub fn frames(&self) -> usize {
+        self.left.len()
+    }
+
+    /// Length in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.frames() as f64 / self.sample_rate.max(1) as f64
+    }
+}
+
+/// A stem as the audio thread plays it, built off the audio thread at the plugin's sample rate
+/// and handed over behind an `Arc`.
+#[derive(Debug, Clone, Default)]
+pub struct PlayableStem {
+    /// Song sample (at the playback rate) where `audio` starts.
+    pub start_sample: i64,
+    /// The audio, at the playback rate; `None` for a MIDI-only stem.
+    pub audio: Option<Arc<StereoAudio>>,
+    /// Notes sorted by start.
+    pub notes: Vec<Note>,
+    /// Whether the audio plays, the notes are sent, or both.
+    pub output: StemOutput,
+}
+
+/// Where a stored stem's audio lives in the content-addressed cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioRef {
+    /// SHA-256 of the audio content (hex).
+    pub hash: String,
+    /// The sample rate the audio was made at.
+    pub sample_rate: u32,
+    /// Number of frames.
+    pub frames: u64,
+}
+
+/// A stem as the DAW project stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StemRecord {
+    /// Slot index, 0-based.
+    pub slot: usize,
+    /// Display name.
+    pub name: String,
+    /// Placement in beats from the song start (what the producer sees).
+    pub start_beats: f64,
+    /// Placement in seconds from the song start (what the audio follows).
+    pub start_seconds: f64,
+    /// The tempo the stem was made at, in BPM.
+    pub tempo: f64,
+    /// The audio, if any.
+    pub audio: Option<AudioRef>,
+    /// The notes, if any, in beats from the song start.
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    /// How the stem is heard.
+    #[serde(default)]
+    pub output: StemOutput,
+}
+
+impl StemRecord {
+    /// The beat after the stem's last sound, for the GUI's lane length.
+    pub fn end_beats(&self) -> f64 {
+        let notes_end = self.notes.iter().map(Note::end).fold(self.start_beats, f64::max);
+        let audio_end = self.audio.as_ref().map_or(self.start_beats, |a| {
+            self.start_beats + a.frames as f64 / a.sample_rate.max(1) as f64 * self.tempo / 60.0
+        });
+        notes_end.max(audio_end)
+    }
+
+    /// Whether a host tempo differs from the tempo the stem was made at by more than 0.01 BPM.
+    pub fn tempo_differs(&self, host_tempo: f64) -> bool {
+        (host_tempo - self.tempo).abs() > 0.01
+    }
+}

@@ -1,0 +1,103 @@
+//! The plugin's parameters: host bypass and, per stem slot, gain, mute, solo and routing.
+
+use std::sync::Arc;
+
+use counterpart_engine::stem::SLOTS;
+use counterpart_engine::ProjectStore;
+use counterpart_gui::StemControls;
+use nice_plug::prelude::*;
+
+use crate::state::ProjectField;
+
+/// Where a slot's audio goes.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The main output, mixed with the pass-through.
+    #[name = "Main"]
+    Main,
+    /// The slot's group output (slots 1-4, 5-8, 9-12, 13-16), for its own mixer channel.
+    #[name = "Group out"]
+    Group,
+}
+
+/// The parameters of one stem slot.
+#[derive(Params)]
+pub struct SlotParams {
+    /// Stem level.
+    #[id = "gain"]
+    pub gain: FloatParam,
+    /// Silences the stem (audio and MIDI).
+    #[id = "mute"]
+    pub mute: BoolParam,
+    /// Plays only the soloed stems.
+    #[id = "solo"]
+    pub solo: BoolParam,
+    /// Main output or the group output.
+    #[id = "route"]
+    pub route: EnumParam<Route>,
+}
+
+impl SlotParams {
+    fn new(slot: usize) -> Self {
+        let n = slot + 1;
+        Self {
+            gain: FloatParam::new(
+                format!("Stem {n} Gain"),
+                util::db_to_gain(0.0),
+                FloatRange::Skewed {
+                    min: 0.0,
+                    max: util::db_to_gain(12.0),
+                    factor: FloatRange::gain_skew_factor(-80.0, 12.0),
+                },
+            )
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+            .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            mute: BoolParam::new(format!("Stem {n} Mute"), false),
+            solo: BoolParam::new(format!("Stem {n} Solo"), false),
+            route: EnumParam::new(format!("Stem {n} Route"), Route::Main),
+        }
+    }
+}
+
+/// All parameters, plus the project that the DAW stores with them.
+#[derive(Params)]
+pub struct CounterpartParams {
+    /// Host bypass: the input passes through untouched and stems fall silent.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
+    /// One group per slot.
+    #[nested(array, group = "Stem")]
+    pub slots: [SlotParams; SLOTS],
+    /// Stems, their placement and the timeline, saved with the DAW project.
+    #[persist = "project"]
+    pub project: ProjectField,
+}
+
+impl CounterpartParams {
+    /// Parameters whose persistent project is `store`.
+    pub fn new(store: Arc<ProjectStore>) -> Self {
+        Self {
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
+            slots: std::array::from_fn(SlotParams::new),
+            project: ProjectField::new(store),
+        }
+    }
+
+    /// Whether any slot is soloed.
+    pub fn any_solo(&self) -> bool {
+        self.slots.iter().any(|s| s.solo.value())
+    }
+}
+
+impl StemControls for CounterpartParams {
+    fn gain(&self, slot: usize) -> &FloatParam {
+        &self.slots[slot].gain
+    }
+    fn mute(&self, slot: usize) -> &BoolParam {
+        &self.slots[slot].mute
+    }
+    fn solo(&self, slot: usize) -> &BoolParam {
+        &self.slots[slot].solo
+    }
+}
