@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
 
+use crate::capture::{Region, TempoPoint};
 use crate::project::ProjectState;
 use crate::stem::StemOutput;
 
@@ -31,6 +32,13 @@ pub enum Job {
     Activate {
         /// The new sample rate.
         sample_rate: f64,
+        /// Signalled once the rebuilt stems are on their way to the audio thread.
+        done: Sender<()>,
+    },
+    /// Copy out the captured song.
+    SnapshotCapture {
+        /// Receives the copy.
+        reply: Sender<CapturedSong>,
     },
     /// Forget the captured song.
     ClearCapture,
@@ -93,4 +101,19 @@ pub enum Event {
         /// One sentence per lost part.
         lost: Vec<String>,
     },
+}
+
+/// A copy of the captured song: every channel from the first captured sample to the last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CapturedSong {
+    /// The capture's sample rate.
+    pub sample_rate: f64,
+    /// Song sample of the first frame in `channels`.
+    pub start: i64,
+    /// Main left, main right, sidechain left, sidechain right; gaps are silence.
+    pub channels: [Vec<f32>; 4],
+    /// The captured regions (the rest is gaps).
+    pub regions: Vec<Region>,
+    /// Tempo and meter changes seen while capturing.
+    pub tempo_map: Vec<TempoPoint>,
 }

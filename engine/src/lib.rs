@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use cache::AudioCache;
 use capture::CaptureTimeline;
-use job::{Event, ImportStem, Job, JobId};
+use job::{CapturedSong, Event, ImportStem, Job, JobId};
 use link::{AudioSide, HostTransport};
 use project::ProjectState;
 use status::Status;
@@ -94,6 +94,21 @@ impl Engine {
     /// Sends a job to the worker.
     pub fn send(&self, job: Job) {
         let _ = self.jobs.send(job);
+    }
+
+    /// Tells the worker the plugin's sample rate and waits until the stems are rebuilt for it,
+    /// so the first block after activation already plays them at the right rate.
+    pub fn activate(&self, sample_rate: f64) {
+        let (done, wait) = crossbeam_channel::bounded(1);
+        self.send(Job::Activate { sample_rate, done });
+        let _ = wait.recv_timeout(RESTORE_TIMEOUT);
+    }
+
+    /// A copy of the captured song (waits for the worker; not for the audio thread).
+    pub fn captured_song(&self) -> Option<CapturedSong> {
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        self.send(Job::SnapshotCapture { reply });
+        wait.recv_timeout(RESTORE_TIMEOUT).ok()
     }
 
     /// Queues a WAV or MIDI file to be placed as a stem and returns the job's id.

@@ -1,12 +1,12 @@
 //! The lock-free hand-off between the audio thread and the engine worker: stems in, retired
 //! stems and captured blocks out, and the host transport published for everyone to read.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use rtrb::{Consumer, Producer, RingBuffer};
 
-use crate::capture::{CaptureBlock, CAPTURE_FRAMES};
+use crate::capture::{CAPTURE_FRAMES, CaptureBlock};
 use crate::playback::Player;
 use crate::stem::PlayableStem;
 use crate::timeline::TimeSignature;

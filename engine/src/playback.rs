@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::stem::{PlayableStem, SLOTS};
-use crate::timeline::{split_at_loop, Segment};
+use crate::timeline::{Segment, split_at_loop};
 
 /// Most notes one slot can hold down at once; further note-ons wait for a free place.
 pub const MAX_HELD_NOTES: usize = 64;
@@ -109,29 +109,48 @@ impl Default for HeldNotes {
     }
 }
 
-/// The song-time layout of one block: up to two contiguous segments (two when a loop wraps).
+/// Where the beat grid sits: `beats` at song sample `pos`, moving at `tempo`. Note times are
+/// computed from an anchor, never accumulated block by block, so every note lands on the same
+/// sample whatever the block size, and a note on a block boundary is sent exactly once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Anchor {
+    pos: i64,
+    beats: f64,
+    samples_per_beat: f64,
+}
+
+impl Anchor {
+    /// The song sample a beat falls on: the nearest one, halves rounding up.
+    fn sample_of(&self, beat: f64) -> i64 {
+        self.pos + ((beat - self.beats) * self.samples_per_beat + 0.5).floor() as i64
+    }
+
+    /// The beat at a song sample.
+    fn beat_at(&self, pos: i64) -> f64 {
+        self.beats + (pos - self.pos) as f64 / self.samples_per_beat
+    }
+}
+
+/// The song-time layout of one block: up to two contiguous segments (two when a loop wraps),
+/// each with the beat grid that holds inside it.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockPlan {
     segments: [Segment; 2],
-    segment_beats: [f64; 2],
+    anchors: [Anchor; 2],
     count: usize,
-    samples_per_beat: f64,
     playing: bool,
 }
 
 impl BlockPlan {
     /// The song position in beats of the first sample of segment `index`.
     pub fn beats(&self, index: usize) -> f64 {
-        self.segment_beats[index.min(1)]
+        let index = index.min(1);
+        self.anchors[index].beat_at(self.segments[index].pos)
     }
 
     /// The contiguous runs of this block that play; empty when the transport is stopped.
     pub fn segments(&self) -> &[Segment] {
-        if self.playing {
-            &self.segments[..self.count]
-        } else {
-            &[]
-        }
+        if self.playing { &self.segments[..self.count] } else { &[] }
     }
 }
 
@@ -143,6 +162,8 @@ pub struct Player {
     swapped: [bool; SLOTS],
     gains: [f32; SLOTS],
     expected_pos: Option<i64>,
+    /// The beat grid of the last block, carried on while the transport plays on.
+    anchor: Option<Anchor>,
     midi: MidiBuffer,
 }
 
@@ -154,6 +175,7 @@ impl Default for Player {
             swapped: [false; SLOTS],
             gains: [0.0; SLOTS],
             expected_pos: None,
+            anchor: None,
             midi: MidiBuffer::default(),
         }
     }
@@ -181,6 +203,7 @@ impl Player {
     /// Forgets the transport (the host reset the plugin); held notes are released next block.
     pub fn reset(&mut self) {
         self.expected_pos = None;
+        self.anchor = None;
         self.swapped = [true; SLOTS];
     }
 
@@ -190,14 +213,7 @@ impl Player {
         self.midi.len = 0;
         let loop_samples = transport.loop_range.map(|(samples, _)| samples);
         let (segments, count) = split_at_loop(transport.pos_samples, len, loop_samples);
-        let loop_start_beats = transport.loop_range.map_or(0.0, |(_, beats)| beats.0);
-        let plan = BlockPlan {
-            segments,
-            segment_beats: [transport.pos_beats, loop_start_beats],
-            count,
-            samples_per_beat: transport.samples_per_beat(),
-            playing: transport.playing,
-        };
+        let samples_per_beat = transport.samples_per_beat();
 
         let jumped = transport.playing && self.expected_pos != Some(transport.pos_samples);
         if !transport.playing || jumped {
@@ -209,23 +225,34 @@ impl Player {
             }
         }
 
+        // After a jump the host's beat position is the truth; while playing on, the grid
+        // continues from the last block, re-anchored only where the tempo changes.
+        let here = Anchor { pos: transport.pos_samples, beats: transport.pos_beats, samples_per_beat };
+        let anchor = match self.anchor {
+            Some(previous) if !jumped && previous.samples_per_beat == samples_per_beat => previous,
+            Some(previous) if !jumped => Anchor { beats: previous.beat_at(transport.pos_samples), ..here },
+            _ => here,
+        };
+        let wrapped = match transport.loop_range {
+            Some(((start, _), (start_beats, _))) => Anchor { pos: start, beats: start_beats, samples_per_beat },
+            None => anchor,
+        };
+        let plan = BlockPlan { segments, anchors: [anchor, wrapped], count, playing: transport.playing };
+
         for (index, segment) in plan.segments().iter().enumerate() {
             if index > 0 {
                 self.release_all(segment.offset as u32);
             }
-            let start_beat = plan.segment_beats[index];
-            let end_beat = start_beat + segment.len as f64 / plan.samples_per_beat;
             for (slot, slot_mix) in mix.iter().enumerate() {
                 if slot_mix.midi {
-                    self.schedule_slot(slot, segment, start_beat, end_beat, plan.samples_per_beat);
+                    self.schedule_slot(slot, segment, &plan.anchors[index]);
                 }
             }
         }
 
-        self.expected_pos = transport.playing.then(|| {
-            let last = plan.segments[count - 1];
-            last.pos + last.len as i64
-        });
+        let last = plan.segments[count - 1];
+        self.expected_pos = transport.playing.then_some(last.pos + last.len as i64);
+        self.anchor = transport.playing.then_some(plan.anchors[count - 1]);
         self.midi.events[..self.midi.len].sort_unstable_by_key(|e| (e.timing, e.seq));
         plan
     }
@@ -265,33 +292,34 @@ impl Player {
         }
     }
 
-    fn schedule_slot(&mut self, slot: usize, segment: &Segment, start_beat: f64, end_beat: f64, spb: f64) {
+    fn schedule_slot(&mut self, slot: usize, segment: &Segment, anchor: &Anchor) {
         let Some(stem) = self.slots[slot].as_ref() else { return };
-        let to_timing = |beat: f64| {
-            let offset = ((beat - start_beat) * spb).round().clamp(0.0, (segment.len - 1) as f64);
-            (segment.offset + offset as usize) as u32
-        };
+        let end = segment.pos + segment.len as i64;
+        let timing =
+            |sample: i64| (segment.offset as i64 + (sample - segment.pos).clamp(0, segment.len as i64 - 1)) as u32;
         // Releases due inside this segment.
         let held = &mut self.held[slot];
         let mut i = 0;
         while i < held.len {
-            if held.notes[i].end < end_beat {
-                self.midi.push(to_timing(held.notes[i].end), slot, held.notes[i].key, 0);
+            let off = anchor.sample_of(held.notes[i].end);
+            if off < end {
+                self.midi.push(timing(off), slot, held.notes[i].key, 0);
                 held.len -= 1;
                 held.notes[i] = held.notes[held.len];
             } else {
                 i += 1;
             }
         }
-        // Notes that start inside this segment.
-        let first = stem.notes.partition_point(|n| n.start < start_beat);
-        for note in stem.notes[first..].iter().take_while(|n| n.start < end_beat) {
+        // Notes whose first sample lies inside this segment.
+        let first = stem.notes.partition_point(|n| anchor.sample_of(n.start) < segment.pos);
+        for note in stem.notes[first..].iter().take_while(|n| anchor.sample_of(n.start) < end) {
             if held.len == MAX_HELD_NOTES {
                 break;
             }
-            self.midi.push(to_timing(note.start), slot, note.key, note.velocity.max(1));
-            if note.end() < end_beat {
-                self.midi.push(to_timing(note.end()), slot, note.key, 0);
+            self.midi.push(timing(anchor.sample_of(note.start)), slot, note.key, note.velocity.max(1));
+            let off = anchor.sample_of(note.end());
+            if off < end {
+                self.midi.push(timing(off), slot, note.key, 0);
             } else {
                 held.notes[held.len] = HeldNote { key: note.key, end: note.end() };
                 held.len += 1;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::capture::{Region, TempoPoint};
-use crate::stem::{StemRecord, SLOTS};
+use crate::stem::{SLOTS, StemRecord};
 
 /// The version of the stored format this build writes.
 pub const PROJECT_VERSION: u32 = 1;

@@ -10,13 +10,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::cache::AudioCache;
 use crate::capture::CaptureTimeline;
-use crate::job::{Event, ImportStem, Job, JobId};
+use crate::job::{CapturedSong, Event, ImportStem, Job, JobId};
 use crate::link::{StemSwap, WorkerSide};
 use crate::midi::read_midi;
 use crate::project::ProjectState;
 use crate::resample::resample;
 use crate::status::Status;
-use crate::stem::{AudioRef, PlayableStem, StemOutput, StemRecord, StereoAudio, SLOTS};
+use crate::stem::{AudioRef, PlayableStem, SLOTS, StemOutput, StemRecord, StereoAudio};
 use crate::wav::read_wav;
 
 /// How often the worker looks at the capture ring when no job arrives.
@@ -100,10 +100,18 @@ impl Worker {
                     self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
                 }
             }
-            Job::Activate { sample_rate } if sample_rate > 0.0 && sample_rate != self.sample_rate => {
-                self.sample_rate = sample_rate;
-                self.timeline.clear(sample_rate);
-                self.rebuild_all();
+            Job::Activate { sample_rate, done } => {
+                if sample_rate > 0.0 && sample_rate != self.sample_rate {
+                    self.sample_rate = sample_rate;
+                    self.timeline.clear(sample_rate);
+                    self.rebuild_all();
+                    self.deliver();
+                }
+                let _ = done.send(());
+            }
+            Job::SnapshotCapture { reply } => {
+                self.drain_capture();
+                let _ = reply.send(self.captured_song());
             }
             Job::ClearCapture => self.timeline.clear(self.sample_rate),
             Job::Restore { state, lost, done } => {
@@ -114,7 +122,7 @@ impl Worker {
                 self.send(Event::Restored { lost: self.lost.clone() });
                 let _ = done.send(());
             }
-            Job::ClearSlot { .. } | Job::Activate { .. } | Job::Shutdown => {}
+            Job::ClearSlot { .. } | Job::Shutdown => {}
         }
     }
 
@@ -231,6 +239,23 @@ impl Worker {
             self.pending.push_back(StemSwap { slot, stem });
         }
         *self.project.write().unwrap_or_else(|e| e.into_inner()) = kept;
+    }
+
+    /// A copy of everything captured, from the first captured sample to the last.
+    fn captured_song(&self) -> CapturedSong {
+        let regions = self.timeline.regions().to_vec();
+        let (start, end) = match (regions.first(), regions.last()) {
+            (Some(first), Some(last)) => (first.start, last.end),
+            _ => (0, 0),
+        };
+        let len = (end - start) as usize;
+        CapturedSong {
+            sample_rate: self.timeline.sample_rate(),
+            start,
+            channels: std::array::from_fn(|c| self.timeline.read(c, start, len)),
+            regions,
+            tempo_map: self.timeline.tempo_map().to_vec(),
+        }
     }
 
     /// Moves waiting swaps into the ring as far as it has room.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use counterpart_engine::playback::{BlockTransport, MidiEvent, Player, SlotMix};
-use counterpart_engine::stem::{Note, PlayableStem, StemOutput, StereoAudio, SLOTS};
+use counterpart_engine::stem::{Note, PlayableStem, SLOTS, StemOutput, StereoAudio};
 
 const RATE: f64 = 48_000.0;
 const TEMPO: f64 = 120.0; // 24_000 samples per beat

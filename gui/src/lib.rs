@@ -7,13 +7,13 @@ mod stems_view;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use counterpart_engine::Engine;
 use counterpart_engine::job::{Event, ImportStem};
 use counterpart_engine::stem::StemOutput;
-use counterpart_engine::Engine;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::{BoolParam, FloatParam};
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
+use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier, create_egui_editor};
 
 /// Editor window size in logical pixels.
 pub const WINDOW_SIZE: (f32, f32) = (820.0, 560.0);

@@ -2,7 +2,7 @@
 
 use counterpart_engine::link::HostTransport;
 use counterpart_engine::status::Status;
-use counterpart_engine::stem::{StemOutput, SLOTS};
+use counterpart_engine::stem::{SLOTS, StemOutput};
 use nice_plug::prelude::ParamSetter;
 
 use nice_plug_egui::widgets::ParamSlider;

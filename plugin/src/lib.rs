@@ -10,14 +10,13 @@ mod state;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use counterpart_engine::Engine;
 use counterpart_engine::cache::AudioCache;
 use counterpart_engine::capture::CaptureBlock;
-use counterpart_engine::job::Job;
 use counterpart_engine::link::AudioSide;
 use counterpart_engine::playback::{BlockTransport, MidiEvent, Player, SlotMix};
 use counterpart_engine::stem::SLOTS;
 use counterpart_engine::timeline::TimeSignature;
-use counterpart_engine::Engine;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
@@ -117,7 +116,7 @@ impl Plugin for Counterpart {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate = config.sample_rate;
-        self.engine.send(Job::Activate { sample_rate: config.sample_rate as f64 });
+        self.engine.activate(config.sample_rate as f64);
         true
     }
 

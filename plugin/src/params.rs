@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use counterpart_engine::stem::SLOTS;
 use counterpart_engine::ProjectStore;
+use counterpart_engine::stem::SLOTS;
 use counterpart_gui::StemControls;
 use nice_plug::prelude::*;
 

@@ -1,0 +1,259 @@
+//! A small DAW around [`ClapHost`]: a playhead that moves like a host's (play, stop, seek,
+//! loop, tempo changes), block-by-block rendering, and helpers to place stems through the
+//! plugin's own saved state.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use counterpart_engine::cache::AudioCache;
+use counterpart_engine::project::ProjectState;
+use counterpart_engine::stem::StereoAudio;
+
+use crate::clap_host::{ClapHost, InEvent, OutEvent, Transport};
+
+/// The CLAP bundle under test: `COUNTERPART_CLAP`, else the workspace's `target/bundled`.
+pub fn clap_bundle() -> PathBuf {
+    let path = std::env::var_os("COUNTERPART_CLAP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundled/Counterpart.clap"));
+    assert!(
+        path.exists(),
+        "{} does not exist: build it first with `cargo xtask bundle counterpart` (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// One audio cache folder for the whole test process, set before any plugin is created.
+pub fn shared_cache() -> AudioCache {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("counterpart-host-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // SAFETY: set once, before any plugin instance (and so any reader) exists.
+        unsafe { std::env::set_var(counterpart_engine::cache::CACHE_ENV, &dir) };
+        dir
+    });
+    AudioCache::new(dir)
+}
+
+/// The host's song position, moved the way a DAW moves it: in whole samples, with the beat
+/// grid anchored where the tempo last changed.
+#[derive(Debug, Clone, Copy)]
+pub struct Playhead {
+    /// Song position in samples.
+    pub sample: i64,
+    /// BPM.
+    tempo: f64,
+    /// Whether the transport runs.
+    pub playing: bool,
+    /// The cycle, in beats, when on.
+    pub loop_beats: Option<(f64, f64)>,
+    sample_rate: f64,
+    /// (sample, beat) where the current tempo took over.
+    anchor: (i64, f64),
+}
+
+impl Playhead {
+    /// Stopped at the song start.
+    pub fn new(tempo: f64, sample_rate: f64) -> Self {
+        Self { sample: 0, tempo, playing: false, loop_beats: None, sample_rate, anchor: (0, 0.0) }
+    }
+
+    /// The position in quarter-note beats.
+    pub fn beats(&self) -> f64 {
+        self.anchor.1 + (self.sample - self.anchor.0) as f64 / self.sample_rate * self.tempo / 60.0
+    }
+
+    /// Locates to `beats`, as if the current tempo held from the song start.
+    pub fn seek(&mut self, beats: f64) {
+        self.sample = (beats * 60.0 / self.tempo * self.sample_rate).round() as i64;
+        self.anchor = (self.sample, beats);
+    }
+
+    /// Changes the tempo from the current position on.
+    pub fn set_tempo(&mut self, tempo: f64) {
+        self.anchor = (self.sample, self.beats());
+        self.tempo = tempo;
+    }
+
+    fn advance(&mut self, frames: usize) {
+        if !self.playing {
+            return;
+        }
+        self.sample += frames as i64;
+        if let Some((start, end)) = self.loop_beats {
+            let beats = self.beats();
+            if beats >= end - 1e-9 {
+                self.seek(start + (beats - end).max(0.0) % (end - start));
+            }
+        }
+    }
+
+    fn transport(&self) -> Transport {
+        let mut t = Transport::new(self.tempo, (4, 4));
+        t.seek_beats(self.beats());
+        t.song_pos_seconds = self.sample as f64 / self.sample_rate;
+        t.playing = self.playing;
+        if let Some((start, end)) = self.loop_beats {
+            t.loop_active = true;
+            t.loop_start_beats = start;
+            t.loop_end_beats = end;
+        }
+        t
+    }
+}
+
+/// A note event from the plugin, at an absolute sample of the render.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoteOut {
+    /// Sample index from the start of the render.
+    pub sample: usize,
+    /// MIDI channel (the stem slot).
+    pub channel: i16,
+    /// MIDI key.
+    pub key: i16,
+    /// Note-on (true) or note-off.
+    pub on: bool,
+}
+
+/// What a render produced.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Main output, left and right.
+    pub main: [Vec<f32>; 2],
+    /// Group outputs, each left and right.
+    pub groups: Vec<[Vec<f32>; 2]>,
+    /// Note events in time order.
+    pub notes: Vec<NoteOut>,
+}
+
+/// A loaded, active plugin with a playhead.
+pub struct Daw {
+    /// The plugin.
+    pub host: ClapHost,
+    /// Its song position.
+    pub playhead: Playhead,
+    /// Sample rate.
+    pub sample_rate: f64,
+    /// Frames per process call.
+    pub block: usize,
+}
+
+impl Daw {
+    /// Loads the bundle and activates it at `sample_rate` for blocks of `block` frames.
+    pub fn new(sample_rate: f64, block: usize) -> Self {
+        shared_cache();
+        let mut host = ClapHost::load(&clap_bundle(), None).expect("the bundle loads");
+        host.activate(sample_rate, 1, block.max(1) as u32).expect("activates");
+        host.start_processing().expect("starts processing");
+        Self { host, playhead: Playhead::new(120.0, sample_rate), sample_rate, block }
+    }
+
+    /// Replaces the plugin's project through the host's state load, like a DAW opening a song.
+    pub fn load_project(&mut self, project: &ProjectState) {
+        let mut state = decode_state(&self.host.save_state().expect("saves"));
+        state["fields"]["project"] = serde_json::Value::String(serde_json::to_string(project).unwrap());
+        self.host.load_state(&encode_state(&state)).expect("loads");
+        // One stopped block lets the swaps land and the gain ramps settle.
+        self.render(1, |_, _| 0.0);
+    }
+
+    /// Renders `frames` samples in blocks, feeding `input(channel, sample)` on the main input
+    /// (channels 0-1) and the sidechain (2-3), with `events` sent in the first block.
+    pub fn render_with(&mut self, frames: usize, input: impl Fn(usize, usize) -> f32, events: &[InEvent]) -> Rendered {
+        let mut out = Rendered::default();
+        let mut done = 0;
+        while done < frames {
+            let n = self.block.min(frames - done);
+            let mut inputs = self.host.make_input_buffers(n);
+            for (port, channels) in inputs.iter_mut().enumerate() {
+                for (c, channel) in channels.iter_mut().enumerate() {
+                    for (i, v) in channel.iter_mut().enumerate() {
+                        *v = input(port * 2 + c, done + i);
+                    }
+                }
+            }
+            let mut outputs = self.host.make_output_buffers(n);
+            let first = if done == 0 { events } else { &[] };
+            let result =
+                self.host.process(&inputs, &mut outputs, Some(self.playhead.transport()), first).expect("processes");
+            for (port, channels) in outputs.iter().enumerate() {
+                if port == 0 {
+                    out.main[0].extend(&channels[0]);
+                    out.main[1].extend(&channels[1]);
+                } else {
+                    if out.groups.len() < port {
+                        out.groups.push(Default::default());
+                    }
+                    out.groups[port - 1][0].extend(&channels[0]);
+                    out.groups[port - 1][1].extend(&channels[1]);
+                }
+            }
+            for event in &result.events {
+                let note = match *event {
+                    OutEvent::NoteOn { time, channel, key, .. } => (time, channel, key, true),
+                    OutEvent::NoteOff { time, channel, key, .. } => (time, channel, key, false),
+                    _ => continue,
+                };
+                out.notes.push(NoteOut { sample: done + note.0 as usize, channel: note.1, key: note.2, on: note.3 });
+            }
+            self.playhead.advance(n);
+            done += n;
+        }
+        out
+    }
+
+    /// [`Self::render_with`] without events.
+    pub fn render(&mut self, frames: usize, input: impl Fn(usize, usize) -> f32) -> Rendered {
+        self.render_with(frames, input, &[])
+    }
+
+    /// Sets a parameter (by display name) to a normalised value, as an automation event.
+    pub fn set_param(&mut self, name: &str, normalized: f64) {
+        let id = self.host.param_by_name(name).unwrap_or_else(|| panic!("no parameter named {name}")).id;
+        let plain = self.host.param_plain_from_normalized(id, normalized).unwrap_or(normalized);
+        self.host.flush_params(&[InEvent::ParamValue { time: 0, param_id: id, value: plain }]).expect("flush");
+    }
+
+    /// A parameter's value as the plugin displays it.
+    pub fn param_text(&mut self, name: &str) -> String {
+        let id = self.host.param_by_name(name).unwrap_or_else(|| panic!("no parameter named {name}")).id;
+        let value = self.host.param_value(id).expect("value");
+        self.host.param_value_to_text(id, value).expect("text")
+    }
+}
+
+/// Deterministic noise in [-0.5, 0.5), different for every seed and index.
+pub fn noise(seed: u64, index: usize) -> f32 {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 29;
+    (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+}
+
+/// A stereo noise clip, left and right different.
+pub fn noise_clip(seed: u64, sample_rate: u32, frames: usize) -> StereoAudio {
+    StereoAudio {
+        sample_rate,
+        left: (0..frames).map(|i| noise(seed, 2 * i)).collect(),
+        right: (0..frames).map(|i| noise(seed, 2 * i + 1)).collect(),
+    }
+}
+
+/// nice-plug's CLAP state: a little-endian `u64` length, then the JSON document.
+pub fn decode_state(bytes: &[u8]) -> serde_json::Value {
+    assert!(bytes.len() >= 8, "state shorter than its length prefix");
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!(len, bytes.len() - 8, "length prefix matches");
+    serde_json::from_slice(&bytes[8..]).expect("state is JSON")
+}
+
+/// The inverse of [`decode_state`].
+pub fn encode_state(state: &serde_json::Value) -> Vec<u8> {
+    let json = serde_json::to_vec(state).unwrap();
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(json);
+    bytes
+}
