@@ -52,12 +52,12 @@ impl ProjectState {
             }
             return (state, lost);
         };
-        if let Some(version) = object.get("version").and_then(Value::as_u64) {
-            if version > PROJECT_VERSION as u64 {
-                lost.push(format!(
-                    "the project was saved by a newer Counterpart (format {version}); reading what this version knows"
-                ));
-            }
+        if let Some(version) = object.get("version").and_then(Value::as_u64)
+            && version > PROJECT_VERSION as u64
+        {
+            lost.push(format!(
+                "the project was saved by a newer Counterpart (format {version}); reading what this version knows"
+            ));
         }
         let mut taken = [false; SLOTS];
         for (index, entry) in object.get("stems").and_then(Value::as_array).into_iter().flatten().enumerate() {

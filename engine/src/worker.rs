@@ -120,6 +120,7 @@ impl Worker {
                 self.rebuild_all();
                 self.deliver();
                 self.send(Event::Restored { lost: self.lost.clone() });
+                self.publish();
                 let _ = done.send(());
             }
             Job::ClearSlot { .. } | Job::Shutdown => {}

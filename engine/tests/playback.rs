@@ -66,10 +66,10 @@ fn run(
         events.extend(player.midi_events().iter().map(|e| (done + e.timing as usize, *e)));
         // Advance like a host: wrap at the loop end.
         pos += n as i64;
-        if let Some((a, b)) = loop_range {
-            if pos >= b {
-                pos = a + (pos - b);
-            }
+        if let Some((a, b)) = loop_range
+            && pos >= b
+        {
+            pos = a + (pos - b);
         }
         done += n;
     }

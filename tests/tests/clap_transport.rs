@@ -153,7 +153,7 @@ fn a_loop_over_bars_5_to_8_wraps_on_the_exact_sample() {
             }
             // The held note (31.5..33.5) is cut at the wrap; note 60 plays once per pass.
             let wrap = (2.0 * spb).round() as usize;
-            let expected = vec![
+            let expected = [
                 NoteOut { sample: (1.5 * spb).round() as usize, channel: 2, key: 62, on: true },
                 NoteOut { sample: wrap, channel: 2, key: 62, on: false },
                 NoteOut { sample: wrap + spb as usize, channel: 2, key: 60, on: true },
