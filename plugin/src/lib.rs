@@ -72,8 +72,8 @@ impl Plugin for Counterpart {
             aux_output_ports: &[STEREO; GROUPS],
             names: PortNames {
                 layout: Some("Stereo with group outputs"),
-                main_input: Some("Song"),
-                main_output: Some("Output"),
+                main_input: Some("Main"),
+                main_output: Some("Main"),
                 aux_inputs: &["Context"],
                 aux_outputs: &["Stems 1-4", "Stems 5-8", "Stems 9-12", "Stems 13-16"],
             },
@@ -85,8 +85,8 @@ impl Plugin for Counterpart {
             aux_output_ports: &[],
             names: PortNames {
                 layout: Some("Stereo"),
-                main_input: Some("Song"),
-                main_output: Some("Output"),
+                main_input: Some("Main"),
+                main_output: Some("Main"),
                 aux_inputs: &["Context"],
                 aux_outputs: &[],
             },
@@ -178,6 +178,8 @@ impl Plugin for Counterpart {
             }
         }
 
+        flush_subnormals(buffer.as_slice());
+
         for event in self.player.midi_events() {
             // A full host event list drops the event; there is nothing better to do mid-block.
             let _ = context.try_send_event(note_event(event));
@@ -212,6 +214,16 @@ fn block_transport(host: &Transport, sample_rate: f32) -> BlockTransport {
         _ => None,
     };
     BlockTransport { playing: host.playing, pos_samples, pos_beats, tempo, sample_rate, loop_range }
+}
+
+/// Replaces subnormal samples (which can arrive on the input and pass straight through) with
+/// zero, so nothing downstream pays for denormal arithmetic.
+fn flush_subnormals(channels: &mut [&mut [f32]]) {
+    for sample in channels.iter_mut().flat_map(|c| c.iter_mut()) {
+        if sample.is_subnormal() {
+            *sample = 0.0;
+        }
+    }
 }
 
 /// A playback MIDI event as a nice-plug note event on the slot's channel.

@@ -217,3 +217,28 @@ fn a_new_sample_rate_rebuilds_the_stems_for_it() {
     assert!(stem[..start].iter().all(|v| v.abs() < 1e-6), "silent before 2.0 s");
     assert!(stem[start..start + at_rate.frames()].iter().zip(&at_rate.left).all(|(o, s)| (o - s).abs() < 1e-6));
 }
+
+#[test]
+fn nan_infinite_and_subnormal_input_leave_the_stems_intact() {
+    let (record, audio) = audio_stem(0, 0.0, 24_000, 61);
+    let mut daw = playing(48_000.0, 128, &[record]);
+    let hostile = |c: usize, i: usize| match (c + i) % 4 {
+        0 => f32::NAN,
+        1 => f32::INFINITY,
+        2 => f32::MIN_POSITIVE / 8.0,
+        _ => -0.0,
+    };
+    let out = daw.render(12_000, hostile);
+    for (i, v) in out.main[0].iter().enumerate() {
+        match i % 4 {
+            0 => assert!(v.is_nan(), "the host's NaN is passed on, not hidden"),
+            1 => assert_eq!(*v, f32::INFINITY),
+            _ => assert_eq!(*v, audio.left[i], "subnormals are flushed, the stem is exact"),
+        }
+    }
+    // Clean input afterwards: exactly input + stem again, nothing poisoned.
+    let out = daw.render(12_000, |c, i| sidechain_song(c, i + 12_000));
+    assert!(
+        out.main[0].iter().enumerate().all(|(i, v)| (v - song(0, i + 12_000) - audio.left[i + 12_000]).abs() < 1e-6)
+    );
+}
