@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::timeline::TimeSignature;
+use crate::timeline::{TimeGrid, TimeSignature};
 
 /// Frames in one capture block.
 pub const CAPTURE_FRAMES: usize = 256;
@@ -113,6 +113,22 @@ impl CaptureTimeline {
     /// Total captured seconds.
     pub fn captured_seconds(&self) -> f64 {
         self.regions.iter().map(|r| (r.end - r.start) as f64).sum::<f64>() / self.sample_rate.max(1.0)
+    }
+
+    /// The song position in beats of song sample `pos`, from the tempo map captured around it.
+    pub fn beat_at(&self, pos: i64) -> Option<f64> {
+        let at = self.tempo_map.partition_point(|p| p.pos <= pos);
+        let point = self.tempo_map.get(at.checked_sub(1)?)?;
+        Some(point.beats + (pos - point.pos) as f64 / self.sample_rate * point.tempo / 60.0)
+    }
+
+    /// The one-based bar and the beat inside it of song sample `pos`, in the meter captured there.
+    pub fn bar_at(&self, pos: i64) -> Option<(i64, f64)> {
+        let at = self.tempo_map.partition_point(|p| p.pos <= pos);
+        let point = self.tempo_map.get(at.checked_sub(1)?)?;
+        let grid = TimeGrid { tempo: point.tempo, sample_rate: self.sample_rate, signature: point.signature };
+        let (bar, beat) = grid.bar_and_beat(self.beat_at(pos)?);
+        Some((bar + 1, beat))
     }
 
     /// Writes one block at its song position.
@@ -243,5 +259,20 @@ mod tests {
         assert_eq!(t.tempo_map().len(), 2);
         assert_eq!(t.tempo_map()[1].pos, 512);
         assert_eq!(t.tempo_map()[1].tempo, 90.0);
+    }
+
+    #[test]
+    fn captured_samples_know_their_bar_and_beat() {
+        let mut t = CaptureTimeline::new(48_000.0);
+        assert_eq!(t.bar_at(0), None, "nothing captured, nothing known");
+        // 120 BPM in 4/4 from the start, then 3/4 at 60 BPM from beat 16 (sample 384_000).
+        t.write(&block(0, 256, 120.0));
+        let mut waltz = block(384_000, 256, 60.0);
+        waltz.beats = 16.0;
+        waltz.signature = TimeSignature { numerator: 3, denominator: 4 };
+        t.write(&waltz);
+        assert_eq!(t.bar_at(24_000 * 9), Some((3, 1.0)));
+        assert_eq!(t.beat_at(384_000 + 48_000 * 2), Some(18.0));
+        assert_eq!(t.bar_at(384_000 + 48_000 * 2), Some((7, 0.0)));
     }
 }

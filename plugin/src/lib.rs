@@ -109,6 +109,10 @@ impl Plugin for Counterpart {
         counterpart_gui::create(self.editor_state.clone(), self.params.clone(), self.engine.clone())
     }
 
+    fn filter_state(state: &mut PluginState) {
+        params::sanitize_state(state);
+    }
+
     fn activate(
         &mut self,
         _layout: &AudioIOLayout,

@@ -9,6 +9,9 @@ use nice_plug::prelude::*;
 
 use crate::state::ProjectField;
 
+/// The loudest a stem can be set, in dB.
+const MAX_GAIN_DB: f32 = 12.0;
+
 /// Where a slot's audio goes.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -46,8 +49,8 @@ impl SlotParams {
                 util::db_to_gain(0.0),
                 FloatRange::Skewed {
                     min: 0.0,
-                    max: util::db_to_gain(12.0),
-                    factor: FloatRange::gain_skew_factor(-80.0, 12.0),
+                    max: util::db_to_gain(MAX_GAIN_DB),
+                    factor: FloatRange::gain_skew_factor(-80.0, MAX_GAIN_DB),
                 },
             )
             .with_unit(" dB")
@@ -100,4 +103,26 @@ impl StemControls for CounterpartParams {
     fn solo(&self, slot: usize) -> &BoolParam {
         &self.slots[slot].solo
     }
+}
+
+/// Brings every stored parameter value into its range before nice-plug applies it: nice-plug
+/// stores plain values from a state as they are, so a damaged or hand-edited project could
+/// otherwise play a stem at +40 dB, inverted, or send it to an output that does not exist.
+pub fn sanitize_state(state: &mut PluginState) {
+    use nice_plug::plugin::ParamValue;
+    state.params.retain(|id, value| {
+        let kind = id.split('_').next().unwrap_or_default();
+        match (kind, value) {
+            ("gain", ParamValue::F32(gain)) if gain.is_finite() => {
+                *gain = gain.clamp(0.0, util::db_to_gain(MAX_GAIN_DB));
+                true
+            }
+            ("route", ParamValue::I32(index)) => {
+                *index = (*index).clamp(0, Route::variants().len() as i32 - 1);
+                true
+            }
+            ("gain" | "route", _) => false,
+            _ => true,
+        }
+    });
 }

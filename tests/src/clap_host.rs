@@ -5,7 +5,7 @@
 //! ```toml
 //! clack-host = "0.2"
 //! clack-extensions = { version = "0.2", features = ["clack-host", "audio-ports", "latency",
-//!     "log", "note-ports", "params", "posix-fd", "state", "thread-check", "timer"] }
+//!     "gui", "log", "note-ports", "params", "posix-fd", "state", "thread-check", "timer"] }
 //! ```
 //!
 //! Threading model: [`ClapHost`] is `!Send` and everything (main-thread *and* audio-thread calls)
@@ -18,6 +18,12 @@
 //! `params.get_info`). Some frameworks (e.g. nih-plug derivatives) expose every parameter in the
 //! `0..=1` normalised range, in which case plain == normalised; see
 //! [`ClapHost::param_plain_from_normalized`].
+//!
+//! GUI: the `gui_*` methods drive the plugin's `clap.gui` extension (embedded windows; the
+//! caller owns the parent window, e.g. an X11 window it created). The host side records what
+//! the plugin asks for through `clap_host_gui` (see [`ClapHost::gui_requests`]) but never
+//! resizes, shows or hides anything by itself. Plugins whose editors render on their own
+//! thread (baseview does) only need [`ClapHost::pump_main_thread`] to be called regularly.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -31,6 +37,7 @@ use std::time::{Duration, Instant};
 use clack_extensions::audio_ports::{
     AudioPortFlags, AudioPortInfoBuffer, AudioPortRescanFlags, HostAudioPorts, HostAudioPortsImpl, PluginAudioPorts,
 };
+use clack_extensions::gui::{GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window};
 use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::log::{HostLog, HostLogImpl};
 use clack_extensions::note_ports::{
@@ -102,6 +109,8 @@ pub enum HostError {
     State(String),
     /// Invalid parameter id (e.g. `u32::MAX`, `CLAP_INVALID_ID`).
     InvalidParamId(u32),
+    /// A `clap.gui` call failed, or was made in the wrong GUI state (e.g. `show` before `create`).
+    Gui(String),
 }
 
 impl fmt::Display for HostError {
@@ -122,6 +131,7 @@ impl fmt::Display for HostError {
             HostError::MissingExtension(e) => write!(f, "plugin does not implement {e}"),
             HostError::State(m) => write!(f, "state error: {m}"),
             HostError::InvalidParamId(id) => write!(f, "invalid parameter id {id}"),
+            HostError::Gui(m) => write!(f, "GUI error: {m}"),
         }
     }
 }
@@ -233,6 +243,24 @@ pub struct HostRequests {
     pub timers_registered: u32,
     /// `clap_host_posix_fd_support.register_fd` calls.
     pub fds_registered: u32,
+}
+
+/// What the plugin asked of the host through `clap_host_gui`. Snapshot returned by
+/// [`ClapHost::gui_requests`]. The host accepts every request (returns `true`) and records it;
+/// it does not act on any of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuiRequests {
+    /// `request_resize` calls in order, as `(width, height)` in the window API's units (physical
+    /// pixels for X11).
+    pub resizes: Vec<(u32, u32)>,
+    /// `resize_hints_changed` calls.
+    pub resize_hints_changed: u32,
+    /// `request_show` calls.
+    pub show: u32,
+    /// `request_hide` calls.
+    pub hide: u32,
+    /// `closed` calls in order, with their `was_destroyed` flag.
+    pub closed: Vec<bool>,
 }
 
 /// What [`ClapHost::pump_main_thread`] did.
@@ -739,6 +767,7 @@ struct Recorder {
     timers: Mutex<Vec<TimerSlot>>,
     next_timer_id: AtomicU32,
     fds: Mutex<HashMap<i32, FdFlags>>,
+    gui: Mutex<GuiRequests>,
 }
 
 /// Poison-tolerant lock (a panicking test must not cascade into the plugin's callbacks).
@@ -760,6 +789,7 @@ impl Recorder {
             timers: Mutex::new(Vec::new()),
             next_timer_id: AtomicU32::new(1),
             fds: Mutex::new(HashMap::new()),
+            gui: Mutex::new(GuiRequests::default()),
         }
     }
 
@@ -813,7 +843,8 @@ impl HostHandlers for TestHost {
             .register::<HostAudioPorts>()
             .register::<HostNotePorts>()
             .register::<HostTimer>()
-            .register::<HostPosixFd>();
+            .register::<HostPosixFd>()
+            .register::<HostGui>();
     }
 }
 
@@ -951,9 +982,44 @@ impl HostPosixFdImpl for TestHostMainThread<'_> {
     }
 }
 
+/// `clap_host_gui` is `[thread-safe]` (baseview calls it from its window thread), so it lives on
+/// the shared handler. Everything is accepted and recorded; nothing is acted upon.
+impl HostGuiImpl for TestHostShared {
+    fn resize_hints_changed(&self) {
+        lock(&self.rec.gui).resize_hints_changed += 1;
+    }
+
+    fn request_resize(&self, new_size: GuiSize) -> Result<(), clack_host::host::HostError> {
+        lock(&self.rec.gui).resizes.push((new_size.width, new_size.height));
+        Ok(())
+    }
+
+    fn request_show(&self) -> Result<(), clack_host::host::HostError> {
+        lock(&self.rec.gui).show += 1;
+        Ok(())
+    }
+
+    fn request_hide(&self) -> Result<(), clack_host::host::HostError> {
+        lock(&self.rec.gui).hide += 1;
+        Ok(())
+    }
+
+    fn closed(&self, was_destroyed: bool) {
+        lock(&self.rec.gui).closed.push(was_destroyed);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // ClapHost
 // ---------------------------------------------------------------------------------------------
+
+/// The plugin GUI created by [`ClapHost::gui_create`], until [`ClapHost::gui_destroy`].
+struct OpenGui {
+    /// The window API it was created for (`"x11"`, ...).
+    api: CString,
+    /// The parent window given to `set_parent`, if any.
+    parent: Option<u64>,
+}
 
 /// State that only exists while the plugin is activated.
 struct Active {
@@ -980,6 +1046,7 @@ pub struct ClapHost {
     in_events: EventBuffer,
     out_events: EventBuffer,
     steady_time: u64,
+    gui: Option<OpenGui>,
 }
 
 fn cstr_to_string(s: Option<&CStr>) -> String {
@@ -1063,6 +1130,7 @@ impl ClapHost {
             in_events: EventBuffer::with_capacity(64),
             out_events: EventBuffer::with_capacity(64),
             steady_time: 0,
+            gui: None,
         })
     }
 
@@ -1263,6 +1331,137 @@ impl ClapHost {
     /// Currently registered file descriptors with their raw `clap_posix_fd_flags`.
     pub fn registered_fds(&self) -> Vec<(i32, u32)> {
         lock(&self.rec.fds).iter().map(|(&fd, f)| (fd, f.bits())).collect()
+    }
+
+    /// Snapshot of what the plugin asked through `clap_host_gui` so far.
+    pub fn gui_requests(&self) -> GuiRequests {
+        lock(&self.rec.gui).clone()
+    }
+
+    // ---- gui -----------------------------------------------------------------------------
+
+    /// Whether the plugin implements `clap.gui`.
+    pub fn has_gui(&mut self) -> bool {
+        self.instance.plugin_handle().get_extension::<PluginGui>().is_some()
+    }
+
+    /// Whether a GUI is currently created ([`Self::gui_create`] without [`Self::gui_destroy`]).
+    pub fn gui_is_created(&self) -> bool {
+        self.gui.is_some()
+    }
+
+    /// `clap_plugin_gui.is_api_supported`. `false` if the plugin has no GUI extension or `api`
+    /// contains a NUL byte.
+    pub fn gui_is_api_supported(&mut self, api: &str, floating: bool) -> bool {
+        let Ok(api) = CString::new(api) else {
+            return false;
+        };
+        let handle = self.instance.plugin_handle();
+        let Some(ext) = handle.get_extension::<PluginGui>() else {
+            return false;
+        };
+        ext.is_api_supported(&handle, GuiConfiguration { api_type: GuiApiType(&api), is_floating: floating })
+    }
+
+    /// `clap_plugin_gui.get_preferred_api`: `(api, floating)`, or `None` if the plugin has no
+    /// preference (or no GUI extension).
+    pub fn gui_preferred_api(&mut self) -> Option<(String, bool)> {
+        let handle = self.instance.plugin_handle();
+        let ext = handle.get_extension::<PluginGui>()?;
+        ext.get_preferred_api(&handle)
+            .map(|c| (c.api_type.0.to_string_lossy().into_owned(), c.is_floating))
+    }
+
+    /// `clap_plugin_gui.create` for `api` (`"x11"`, `"win32"`, `"cocoa"`, ...). With
+    /// `floating == false` the plugin waits for [`Self::gui_set_parent`] to embed itself.
+    /// Fails if a GUI is already created.
+    pub fn gui_create(&mut self, api: &str, floating: bool) -> Result<(), HostError> {
+        if self.gui.is_some() {
+            return Err(HostError::Gui("a GUI is already created; destroy it first".into()));
+        }
+        let api = CString::new(api).map_err(|_| HostError::Gui("window API name contains NUL".into()))?;
+        let handle = self.instance.plugin_handle();
+        let ext = handle.get_extension::<PluginGui>().ok_or(HostError::MissingExtension("clap.gui"))?;
+        ext.create(&handle, GuiConfiguration { api_type: GuiApiType(&api), is_floating: floating })
+            .map_err(|e| HostError::Gui(format!("create({api:?}, floating={floating}): {e}")))?;
+        self.gui = Some(OpenGui { api, parent: None });
+        Ok(())
+    }
+
+    /// `clap_plugin_gui.set_scale` (absolute scale factor, e.g. `1.0` or `2.0`).
+    pub fn gui_set_scale(&mut self, scale: f64) -> Result<(), HostError> {
+        self.with_gui(|handle, ext| ext.set_scale(handle, scale).map_err(|e| format!("set_scale({scale}): {e}")))
+    }
+
+    /// `clap_plugin_gui.get_size`: `(width, height)` in the API's units (physical pixels for
+    /// X11 and Win32, logical for Cocoa).
+    pub fn gui_get_size(&mut self) -> Result<(u32, u32), HostError> {
+        self.with_gui(|handle, ext| {
+            ext.get_size(handle).map(|s| (s.width, s.height)).ok_or_else(|| "get_size failed".to_string())
+        })
+    }
+
+    /// `clap_plugin_gui.can_resize`.
+    pub fn gui_can_resize(&mut self) -> Result<bool, HostError> {
+        self.with_gui(|handle, ext| Ok(ext.can_resize(handle)))
+    }
+
+    /// `clap_plugin_gui.set_parent` with an X11 window id. Only for a GUI created with the
+    /// `"x11"` API. The window must outlive the GUI (until [`Self::gui_destroy`]).
+    pub fn gui_set_parent(&mut self, x11_window: u64) -> Result<(), HostError> {
+        let gui = self.gui.as_ref().ok_or_else(|| HostError::Gui("no GUI created".into()))?;
+        if gui.api.as_c_str() != GuiApiType::X11.0 {
+            return Err(HostError::Gui(format!("set_parent takes an X11 window, but the GUI uses {:?}", gui.api)));
+        }
+        let window = Window::from_x11_handle(x11_window as std::ffi::c_ulong);
+        self.with_gui(|handle, ext| {
+            // SAFETY: an X11 window handle is a plain integer id that the plugin resolves through
+            // its own X connection: a stale or bogus id yields an X protocol error in the plugin,
+            // never a dangling pointer. Keeping the window alive is the caller's documented duty.
+            unsafe { ext.set_parent(handle, window) }.map_err(|e| format!("set_parent({x11_window:#x}): {e}"))
+        })?;
+        if let Some(gui) = self.gui.as_mut() {
+            gui.parent = Some(x11_window);
+        }
+        Ok(())
+    }
+
+    /// The parent window last given to [`Self::gui_set_parent`], while the GUI exists.
+    pub fn gui_parent(&self) -> Option<u64> {
+        self.gui.as_ref().and_then(|g| g.parent)
+    }
+
+    /// `clap_plugin_gui.show`.
+    pub fn gui_show(&mut self) -> Result<(), HostError> {
+        self.with_gui(|handle, ext| ext.show(handle).map_err(|e| format!("show: {e}")))
+    }
+
+    /// `clap_plugin_gui.hide`.
+    pub fn gui_hide(&mut self) -> Result<(), HostError> {
+        self.with_gui(|handle, ext| ext.hide(handle).map_err(|e| format!("hide: {e}")))
+    }
+
+    /// `clap_plugin_gui.destroy`. No-op if no GUI is created. Also done on drop.
+    pub fn gui_destroy(&mut self) {
+        if self.gui.take().is_some() {
+            let handle = self.instance.plugin_handle();
+            if let Some(ext) = handle.get_extension::<PluginGui>() {
+                ext.destroy(&handle);
+            }
+        }
+    }
+
+    /// Runs `f` with the plugin's GUI extension, requiring a created GUI.
+    fn with_gui<T>(
+        &mut self,
+        f: impl FnOnce(&clack_host::prelude::PluginMainThreadHandle<'_>, &PluginGui) -> Result<T, String>,
+    ) -> Result<T, HostError> {
+        if self.gui.is_none() {
+            return Err(HostError::Gui("no GUI created".into()));
+        }
+        let handle = self.instance.plugin_handle();
+        let ext = handle.get_extension::<PluginGui>().ok_or(HostError::MissingExtension("clap.gui"))?;
+        f(&handle, &ext).map_err(HostError::Gui)
     }
 
     // ---- ports ---------------------------------------------------------------------------
@@ -1564,6 +1763,8 @@ fn check_layout(active: &Active, inputs: &[Vec<Vec<f32>>], outputs: &[Vec<Vec<f3
 
 impl Drop for ClapHost {
     fn drop(&mut self) {
+        // The GUI goes first: CLAP wants it destroyed before the plugin is.
+        self.gui_destroy();
         // stop_processing + deactivate before the instance is destroyed; otherwise clack leaks
         // the instance (it refuses to destroy while an audio processor handle exists).
         self.deactivate();
