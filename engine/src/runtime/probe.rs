@@ -32,14 +32,10 @@ pub fn probe(path: &Path) -> Result<String, RuntimeError> {
     }
     #[cfg(target_os = "linux")]
     {
-        use std::io::Read;
-        let mut magic = [0u8; 4];
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .map_err(|e| bad(format!("cannot read it: {e}")))?;
-        if &magic != b"\x7fELF" {
-            return Err(bad("it is not an ELF shared library".into()));
-        }
+        // dlopen maps segments straight from the file: a truncated library would SIGBUS the
+        // process instead of failing, so the ELF layout is checked against the file size first.
+        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        check_elf(&bytes).map_err(bad)?;
     }
     // SAFETY: loading ONNX Runtime runs only its own static initialisers.
     let lib = unsafe { libloading::Library::new(path) }
@@ -77,4 +73,45 @@ pub fn probe(path: &Path) -> Result<String, RuntimeError> {
         });
     }
     Ok(version)
+}
+
+/// Checks that `bytes` is a 64-bit little-endian ELF whose headers and loadable segments all lie
+/// inside the file.
+#[cfg(target_os = "linux")]
+pub fn check_elf(bytes: &[u8]) -> Result<(), String> {
+    if !bytes.starts_with(b"\x7fELF") {
+        return Err("it is not an ELF shared library".into());
+    }
+    if bytes.len() < 64 || bytes[4] != 2 || bytes[5] != 1 {
+        return Err("it is not a 64-bit little-endian ELF file".into());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as u64;
+    let u64_at = |o: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(bytes.get(o..o + 8)?.try_into().ok()?))
+    };
+    let len = bytes.len() as u64;
+    let truncated =
+        || format!("it is truncated or damaged ({len} bytes; the ELF headers point past the end)");
+    let (phoff, shoff) = (
+        u64_at(0x20).ok_or_else(truncated)?,
+        u64_at(0x28).ok_or_else(truncated)?,
+    );
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    let (shentsize, shnum) = (u16_at(0x3a), u16_at(0x3c));
+    if phoff.saturating_add(phentsize * phnum) > len
+        || shoff.saturating_add(shentsize * shnum) > len
+    {
+        return Err(truncated());
+    }
+    for i in 0..phnum {
+        let h = (phoff + i * phentsize) as usize;
+        let kind = u32::from_le_bytes(bytes[h..h + 4].try_into().map_err(|_| truncated())?);
+        let offset = u64_at(h + 8).ok_or_else(truncated)?;
+        let filesz = u64_at(h + 32).ok_or_else(truncated)?;
+        // PT_LOAD and PT_DYNAMIC must be fully present.
+        if (kind == 1 || kind == 2) && offset.saturating_add(filesz) > len {
+            return Err(truncated());
+        }
+    }
+    Ok(())
 }
