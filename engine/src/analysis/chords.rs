@@ -42,21 +42,30 @@ pub fn label_span(notes: &[Note], start: f64, end: f64) -> Option<ChordLabel> {
     if total <= 0.0 {
         return None;
     }
-    // Bass: the lowest pitch sounding for a meaningful part of the span.
-    let min_overlap = 0.15 * (end - start);
-    if let Some(bass) = notes
+    // Bass: the lowest note that carries at least half the weight of the heaviest note here, so a
+    // faint spurious low note (a common transcription error) does not become the root.
+    let weight =
+        |n: &Note| (n.end.min(end) - n.start.max(start)).max(0.0) * (0.25 + n.amplitude as f64);
+    let heaviest = notes.iter().map(weight).fold(0.0, f64::max);
+    let bass = notes
         .iter()
-        .filter(|n| n.end.min(end) - n.start.max(start) >= min_overlap)
+        .filter(|n| heaviest > 0.0 && weight(n) >= 0.5 * heaviest)
         .map(|n| n.pitch)
         .min()
-    {
-        pcp[(bass % 12) as usize] += 0.35 * total;
+        .map(|p| p % 12);
+    if let Some(b) = bass {
+        pcp[b as usize] += 0.35 * total;
     }
-    label_profile(&pcp)
+    label_profile_with_bass(&pcp, bass)
 }
 
-/// The best template for a 12-bin profile.
+/// The best template for a 12-bin profile, with no bass information.
 pub fn label_profile(pcp: &[f32; 12]) -> Option<ChordLabel> {
+    label_profile_with_bass(pcp, None)
+}
+
+/// The best template for a 12-bin profile; a chord rooted on the bass pitch class gets a bonus.
+pub fn label_profile_with_bass(pcp: &[f32; 12], bass: Option<u8>) -> Option<ChordLabel> {
     let norm = pcp.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm <= 0.0 {
         return None;
@@ -69,7 +78,7 @@ pub fn label_profile(pcp: &[f32; 12]) -> Option<ChordLabel> {
                 .map(|&i| pcp[((root + i) % 12) as usize])
                 .sum();
             let cos = dot / (norm * (intervals.len() as f32).sqrt());
-            let score = cos + prior;
+            let score = cos + prior + if bass == Some(root) { 0.1 } else { 0.0 };
             if best.as_ref().is_none_or(|(s, _)| score > *s) {
                 best = Some((
                     score,

@@ -117,8 +117,21 @@ pub fn beat_grid(notes: &[Note], duration: f64, tempo: Option<f64>, meter: Meter
         Some(t) => (t.clamp(20.0, 400.0), false),
         None => (estimate_bpm(&env), true),
     };
-    let period = 60.0 / bpm;
-    let phase = best_phase(&env, period);
+    let mut period = 60.0 / bpm;
+    let mut phase = best_phase(&env, period);
+    if estimated {
+        // Refine the coarse (10 ms lag) estimate with a least-squares fit of onsets to the grid.
+        if let Some(p) = refine_period(notes, phase, period) {
+            period = p;
+            phase = best_phase(&env, period);
+        }
+    }
+    let bpm = if estimated {
+        (600.0 / period).round() / 10.0
+    } else {
+        bpm
+    };
+    let period = if estimated { 60.0 / bpm } else { period };
     let mut beats = Vec::new();
     let mut t = phase;
     while t < duration.max(period) {
@@ -202,6 +215,36 @@ fn estimate_bpm(env: &[f32]) -> f64 {
     }
     // Refine: parabolic interpolation is not worth it at 10 ms; round to 0.1 BPM.
     (best.1 * 10.0).round() / 10.0
+}
+
+/// Fits onset times to the nearest eighth-note positions of the grid (weighted least squares) and
+/// returns the fitted beat period, when enough onsets agree.
+fn refine_period(notes: &[Note], phase: f64, period: f64) -> Option<f64> {
+    let sub = period / 2.0;
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for n in notes {
+        let k = ((n.start - phase) / sub).round();
+        if (n.start - (phase + k * sub)).abs() <= 0.2 * sub {
+            pts.push((k, n.start));
+        }
+    }
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts.dedup_by(|a, b| a.0 == b.0);
+    if pts.len() < 4 {
+        return None;
+    }
+    let m = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / m,
+        pts.iter().map(|p| p.1).sum::<f64>() / m,
+    );
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let fitted = 2.0 * sxy / sxx;
+    ((0.9 * period..=1.1 * period).contains(&fitted)).then_some(fitted)
 }
 
 /// Grid offset in [0, period) that collects the most onset strength.
