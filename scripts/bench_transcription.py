@@ -12,6 +12,7 @@ runtime loading), and prints both times and the ratio.
 import argparse
 import pathlib
 import re
+import resource
 import subprocess
 import tempfile
 import time
@@ -46,25 +47,30 @@ def main():
         if not args.wav:
             make_clip(wav)
         model = Model(args.model)
-        py = []
+        predict(str(wav), model)  # warm-up
+        py, rs = [], []
+        out = pathlib.Path(tmp) / "n.json"
+        cmd = [args.bin, "transcribe", str(wav), "--json", str(out), "--batch", args.batch]
         for _ in range(args.runs):
-            t0 = time.perf_counter()
+            # Interleaved, so load from other work on the machine hits both sides alike.
+            w0, c0 = time.perf_counter(), time.process_time()
             predict(str(wav), model)
-            py.append(time.perf_counter() - t0)
-        rs = []
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            res = subprocess.run([args.bin, "transcribe", str(wav), "--json", str(pathlib.Path(tmp) / "n.json"), "--batch", args.batch],
-                                 check=True, capture_output=True, text=True)
-            wall = time.perf_counter() - t0
+            py.append((time.perf_counter() - w0, time.process_time() - c0))
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            w0 = time.perf_counter()
+            res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            wall = time.perf_counter() - w0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
             m = re.search(r"in ([0-9.]+) s", res.stderr)
-            rs.append((float(m.group(1)) if m else wall, wall))
-        py_best = min(py)
-        rs_best = min(r[0] for r in rs)
-        rs_wall = min(r[1] for r in rs)
-        print(f"python reference: {py_best:.2f} s (best of {args.runs})")
-        print(f"rust port:        {rs_best:.2f} s transcription, {rs_wall:.2f} s whole process (best of {args.runs}, batch {args.batch})")
-        print(f"speed ratio python/rust: {py_best / rs_best:.2f}x (whole process: {py_best / rs_wall:.2f}x)")
+            rs.append((float(m.group(1)) if m else wall, cpu))
+        med = lambda xs: sorted(xs)[len(xs) // 2]
+        py_wall, py_cpu = med([p[0] for p in py]), med([p[1] for p in py])
+        rs_wall, rs_cpu = med([r[0] for r in rs]), med([r[1] for r in rs])
+        print(f"60 s clip, median of {args.runs} interleaved runs, batch {args.batch}")
+        print(f"python reference: wall {py_wall:.2f} s, cpu {py_cpu:.2f} s")
+        print(f"rust port:        wall {rs_wall:.2f} s (transcription only), cpu {rs_cpu:.2f} s (whole process)")
+        print(f"speed ratio python/rust: wall {py_wall / rs_wall:.2f}x, cpu {py_cpu / rs_cpu:.2f}x")
 
 
 if __name__ == "__main__":

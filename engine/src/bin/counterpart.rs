@@ -117,11 +117,15 @@ fn transcribe_cmd(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let t =
         transcribe::transcribe_with_registry(&mut reg, &input, &opts).map_err(|e| e.to_string())?;
+    let total = started.elapsed().as_secs_f64();
+    let decode_started = Instant::now();
+    let _ = transcribe::notes::decode(&t.posteriorgram, &opts.params);
     eprintln!(
-        "{} notes from {:.1} s of audio in {:.2} s",
+        "{} notes from {:.1} s of audio in {:.2} s (note decoding {:.1} ms)",
         t.notes.len(),
         t.duration,
-        started.elapsed().as_secs_f64()
+        total,
+        decode_started.elapsed().as_secs_f64() * 1000.0
     );
     if let Some(m) = args.get("midi") {
         midi_out::write(m.as_ref(), &t.notes, 120.0)
