@@ -19,6 +19,20 @@ pub fn fetch(target: &Path) -> Result<()> {
 
 /// The "transcriber" pack: Spotify's basic-pitch ICASSP 2022 model (Apache-2.0).
 fn basic_pitch(dir: &Path) -> Result<()> {
+    if let (Ok(manifest), Ok(model)) = (
+        fs::read_to_string(dir.join("model.toml")),
+        fs::read(dir.join("nmp.onnx")),
+    ) {
+        if manifest.contains(&format!("version = \"{BASIC_PITCH}\""))
+            && manifest.contains(&wheel::sha256(&model))
+        {
+            println!(
+                "pack basic-pitch {BASIC_PITCH} already at {}",
+                dir.display()
+            );
+            return Ok(());
+        }
+    }
     let tmp = tempfile::tempdir()?;
     let whl = wheel::download(&format!("basic-pitch=={BASIC_PITCH}"), tmp.path())?;
     let whl_bytes = fs::read(&whl)?;
