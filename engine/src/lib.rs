@@ -2,17 +2,22 @@
 //! audio cache. It has no plugin dependencies; the plugin, the GUI and the `counterpart`
 //! command all drive it.
 
+pub mod analysis;
+pub mod audio_io;
 pub mod cache;
 pub mod capture;
 pub mod job;
 pub mod link;
 pub mod midi;
+pub mod packs;
 pub mod playback;
 pub mod project;
 pub mod resample;
+pub mod runtime;
 pub mod status;
 pub mod stem;
 pub mod timeline;
+pub mod transcribe;
 pub mod wav;
 mod worker;
 

@@ -1368,8 +1368,7 @@ impl ClapHost {
     pub fn gui_preferred_api(&mut self) -> Option<(String, bool)> {
         let handle = self.instance.plugin_handle();
         let ext = handle.get_extension::<PluginGui>()?;
-        ext.get_preferred_api(&handle)
-            .map(|c| (c.api_type.0.to_string_lossy().into_owned(), c.is_floating))
+        ext.get_preferred_api(&handle).map(|c| (c.api_type.0.to_string_lossy().into_owned(), c.is_floating))
     }
 
     /// `clap_plugin_gui.create` for `api` (`"x11"`, `"win32"`, `"cocoa"`, ...). With

@@ -1,0 +1,138 @@
+//! Musical analysis of transcribed notes: tempo and beat grid, key, per-bar chords and simple
+//! per-track features. Pure functions over [`Note`]s; no model needed.
+
+pub mod chords;
+pub mod features;
+pub mod key;
+pub mod tempo;
+
+use serde::Serialize;
+
+use crate::transcribe::Note;
+pub use chords::ChordLabel;
+pub use features::TrackFeatures;
+pub use key::Key;
+pub use tempo::{BeatGrid, Meter};
+
+/// Analysis settings.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Known tempo in BPM; estimated from the onsets when `None`.
+    pub tempo: Option<f64>,
+    /// Time signature (default 4/4).
+    pub meter: Meter,
+}
+
+/// One note as reported in the analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteOut {
+    /// Start in seconds.
+    pub start: f64,
+    /// End in seconds.
+    pub end: f64,
+    /// MIDI pitch.
+    pub pitch: u8,
+    /// MIDI velocity.
+    pub velocity: u8,
+    /// Start in beats from the first downbeat.
+    pub start_beat: f64,
+}
+
+/// One bar and its chord.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bar {
+    /// Bar number from 0.
+    pub index: usize,
+    /// Start in seconds.
+    pub start: f64,
+    /// End in seconds.
+    pub end: f64,
+    /// Chord label, e.g. "Eb", "Cm", "Bb7", "F#dim", or "N" for no notes.
+    pub chord: String,
+    /// Template match score, 0..1.
+    pub chord_score: f32,
+}
+
+/// The full `analyze` report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Input length in seconds.
+    pub duration: f64,
+    /// Tempo and meter, and whether the tempo was estimated.
+    pub tempo: tempo::TempoOut,
+    /// Beat times in seconds.
+    pub beats: Vec<f64>,
+    /// Downbeat (bar start) times in seconds.
+    pub downbeats: Vec<f64>,
+    /// Estimated key.
+    pub key: Key,
+    /// Bars with chords.
+    pub bars: Vec<Bar>,
+    /// Chord labels, one per bar (same as `bars[i].chord`).
+    pub chords: Vec<String>,
+    /// Features of the (single) transcribed track.
+    pub features: TrackFeatures,
+    /// The notes.
+    pub notes: Vec<NoteOut>,
+}
+
+/// Runs every analysis step over the notes of a clip of `duration` seconds.
+pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis {
+    let grid = tempo::beat_grid(notes, duration, opts.tempo, opts.meter);
+    let key = key::estimate(notes);
+    let flats = key.prefers_flats();
+    let bars: Vec<Bar> = grid
+        .bars()
+        .enumerate()
+        .map(|(index, (start, end))| {
+            let label = chords::label_span(notes, start, end);
+            Bar {
+                index,
+                start,
+                end,
+                chord: label.as_ref().map_or_else(|| "N".to_string(), |l| l.name(flats)),
+                chord_score: label.map_or(0.0, |l| l.score),
+            }
+        })
+        .collect();
+    let features = features::track_features(notes, &grid);
+    let mut sorted: Vec<&Note> = notes.iter().collect();
+    sorted.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));
+    Analysis {
+        duration,
+        tempo: grid.tempo_out(),
+        beats: grid.beats.clone(),
+        downbeats: grid.downbeats(),
+        key,
+        chords: bars.iter().map(|b| b.chord.clone()).collect(),
+        bars,
+        features,
+        notes: sorted
+            .into_iter()
+            .map(|n| NoteOut {
+                start: n.start,
+                end: n.end,
+                pitch: n.pitch,
+                velocity: n.velocity(),
+                start_beat: grid.beat_position(n.start),
+            })
+            .collect(),
+    }
+}
+
+/// Pitch-class names with sharps.
+pub const SHARP_NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+/// Pitch-class names with flats.
+pub const FLAT_NAMES: [&str; 12] = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"];
+
+/// Pitch-class profile of the notes overlapping `[start, end)`, weighted by overlap × velocity.
+pub fn pitch_class_profile(notes: &[Note], start: f64, end: f64) -> [f32; 12] {
+    let mut pcp = [0.0f32; 12];
+    for n in notes {
+        let overlap = n.end.min(end) - n.start.max(start);
+        if overlap > 0.0 {
+            pcp[(n.pitch % 12) as usize] += (overlap * (0.25 + n.amplitude as f64)) as f32;
+        }
+    }
+    pcp
+}

@@ -1,0 +1,177 @@
+//! `model.toml`: what a model pack claims to contain, parsed and checked for internal sense.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The file name of a pack's manifest.
+pub const MANIFEST: &str = "model.toml";
+
+/// What a pack's models are for; the engine picks packs by task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Audio to notes (basic-pitch).
+    Transcriber,
+    /// Text or audio to a vector.
+    Embedder,
+    /// Audio to stems.
+    Separator,
+    /// Audio to beats and downbeats.
+    Beats,
+    /// Symbolic music generation.
+    Generator,
+}
+
+/// Element type of a tensor, as written in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// 32-bit float.
+    F32,
+    /// 16-bit float.
+    F16,
+    /// 64-bit signed integer.
+    I64,
+    /// 32-bit signed integer.
+    I32,
+    /// 8-bit signed integer.
+    I8,
+    /// 8-bit unsigned integer.
+    U8,
+    /// Boolean.
+    Bool,
+}
+
+/// One expected graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorSpec {
+    /// The graph's name for it, e.g. `serving_default_input_2:0`.
+    pub name: String,
+    /// What the engine uses it for (e.g. "onset"); free text.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions; -1 means dynamic.
+    pub shape: Vec<i64>,
+}
+
+/// One ONNX graph in the pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Name the engine asks for (e.g. "nmp").
+    pub key: String,
+    /// Path of the `.onnx` file relative to the pack folder.
+    pub file: String,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    /// Expected inputs, all of them.
+    pub inputs: Vec<TensorSpec>,
+    /// Expected outputs, all of them.
+    pub outputs: Vec<TensorSpec>,
+}
+
+/// A supporting file (licence, tokenizer) with its checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Path relative to the pack folder.
+    pub path: String,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Pack name, unique among installed packs (e.g. "basic-pitch").
+    pub name: String,
+    /// The model's own version.
+    pub version: String,
+    /// What the pack does.
+    pub task: TaskKind,
+    /// SPDX licence of the weights.
+    pub license: String,
+    /// Audio sample rate the models expect, when they take audio.
+    #[serde(default)]
+    pub sample_rate: Option<u32>,
+    /// One line for the UI.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where the files came from (free-form keys).
+    #[serde(default)]
+    pub provenance: BTreeMap<String, String>,
+    /// Supporting files.
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    /// The ONNX graphs.
+    pub models: Vec<ModelSpec>,
+}
+
+impl Manifest {
+    /// Parses the TOML text and checks it for internal sense; errors are plain sentences.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let m: Manifest = toml::from_str(text).map_err(|e| format!("invalid {MANIFEST}: {}", e.message()))?;
+        m.check()?;
+        Ok(m)
+    }
+
+    /// Checks what serde cannot: non-empty names, safe relative paths, hex digests, sane shapes.
+    fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("`name` is empty".into());
+        }
+        if self.models.is_empty() {
+            return Err("no [[models]] entries".into());
+        }
+        if self.sample_rate == Some(0) {
+            return Err("`sample_rate` is 0".into());
+        }
+        for f in &self.files {
+            check_rel_path(&f.path)?;
+            check_digest(&f.path, &f.sha256)?;
+        }
+        for (i, m) in self.models.iter().enumerate() {
+            if self.models[..i].iter().any(|o| o.key == m.key) {
+                return Err(format!("model key `{}` appears twice", m.key));
+            }
+            check_rel_path(&m.file)?;
+            check_digest(&m.file, &m.sha256)?;
+            if m.inputs.is_empty() || m.outputs.is_empty() {
+                return Err(format!("model `{}` must list its inputs and outputs", m.key));
+            }
+            for t in m.inputs.iter().chain(&m.outputs) {
+                if t.shape.iter().any(|&d| d == 0 || d < -1) {
+                    return Err(format!("tensor `{}` has a bad shape {:?} (use -1 for dynamic)", t.name, t.shape));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The model with this key.
+    pub fn model(&self, key: &str) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.key == key)
+    }
+}
+
+/// Rejects absolute paths and `..` so a manifest cannot point outside its pack.
+fn check_rel_path(p: &str) -> Result<(), String> {
+    let path = std::path::Path::new(p);
+    if p.is_empty() || path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(format!("file path `{p}` must be relative and stay inside the pack"));
+    }
+    Ok(())
+}
+
+/// Requires a 64-digit hex SHA-256.
+fn check_digest(file: &str, d: &str) -> Result<(), String> {
+    if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("sha256 of `{file}` is not 64 hex digits"));
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! Shared helpers for the engine's integration tests: the real runtime and the real pack.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use counterpart_engine::packs::{Pack, PackRegistry, TaskKind};
+use counterpart_engine::runtime::{self, SessionSettings};
+
+/// Whether missing shipped parts must fail the test (CI) instead of skipping it.
+pub fn strict() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Loads the real ONNX Runtime; `false` (with a printed reason) when it is absent outside CI.
+pub fn runtime_ready() -> bool {
+    match runtime::init_default() {
+        Ok(_) => true,
+        Err(e) if strict() => panic!("CI=true and the ONNX Runtime is not usable: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: ONNX Runtime not available ({e}); run `cargo xtask setup`");
+            false
+        }
+    }
+}
+
+/// The installed basic-pitch pack (runtime loaded); `None` with a printed reason outside CI.
+pub fn basic_pitch() -> Option<Pack> {
+    if !runtime_ready() {
+        return None;
+    }
+    let reg = PackRegistry::discover_default(SessionSettings::default());
+    match reg.find(TaskKind::Transcriber) {
+        Ok(p) => Some(p.clone()),
+        Err(e) if strict() => panic!("CI=true and the basic-pitch pack is missing: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: basic-pitch pack not available ({e}); run `cargo xtask setup`");
+            None
+        }
+    }
+}
+
+/// The basic-pitch session, built straight from the pack.
+pub fn basic_pitch_session() -> Option<ort::session::Session> {
+    let pack = basic_pitch()?;
+    Some(pack.load_model("nmp", &SessionSettings::default()).expect("real pack loads").session)
+}
+
+/// Folder of the transcription fixtures.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcription")
+}
+
+/// Names of the fixture clips.
+pub const CLIPS: [&str; 3] = ["piano_melody", "piano_chords", "bass_flute"];
+
+/// A note from a JSON fixture.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RefNote {
+    /// Start in seconds.
+    pub start: f64,
+    /// End in seconds.
+    pub end: f64,
+    /// MIDI pitch.
+    pub pitch: u8,
+    /// Reference amplitude (absent in truth files).
+    #[serde(default)]
+    pub amplitude: f64,
+    /// Reference pitch bends.
+    #[serde(default)]
+    pub pitch_bends: Option<Vec<i32>>,
+}
+
+/// `<clip>.ref.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Reference {
+    /// Frames in the reference posteriorgram.
+    pub frames: usize,
+    /// Reference notes in the reference's order.
+    pub notes: Vec<RefNote>,
+}
+
+/// Reads `<clip>.ref.json`.
+pub fn reference(clip: &str) -> Reference {
+    let text = std::fs::read_to_string(fixtures().join(format!("{clip}.ref.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Reads `<clip>.truth.json`.
+pub fn truth(clip: &str) -> Vec<RefNote> {
+    let text = std::fs::read_to_string(fixtures().join(format!("{clip}.truth.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Reads `<clip>.pg.bin` as (onset, note, contour).
+pub fn reference_pg(clip: &str, frames: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let bytes = std::fs::read(fixtures().join(format!("{clip}.pg.bin"))).unwrap();
+    let all: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert_eq!(all.len(), frames * (88 + 88 + 264), "{clip}.pg.bin has the wrong size");
+    let (onset, rest) = all.split_at(frames * 88);
+    let (note, contour) = rest.split_at(frames * 88);
+    (onset.to_vec(), note.to_vec(), contour.to_vec())
+}
+
+/// Note-level precision, recall and F1: same pitch, onsets within `tol` seconds, one-to-one
+/// (maximum bipartite matching, as mir_eval does).
+pub fn prf(est: &[(f64, u8)], truth: &[(f64, u8)], tol: f64) -> (f64, f64, f64) {
+    let adj: Vec<Vec<usize>> = truth
+        .iter()
+        .map(|t| (0..est.len()).filter(|&j| est[j].1 == t.1 && (est[j].0 - t.0).abs() <= tol + 1e-9).collect())
+        .collect();
+    let mut owner: Vec<Option<usize>> = vec![None; est.len()];
+    fn augment(i: usize, adj: &[Vec<usize>], seen: &mut [bool], owner: &mut [Option<usize>]) -> bool {
+        for &j in &adj[i] {
+            if !seen[j] {
+                seen[j] = true;
+                if owner[j].is_none_or(|k| augment(k, adj, seen, owner)) {
+                    owner[j] = Some(i);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut matched = 0;
+    for i in 0..truth.len() {
+        let mut seen = vec![false; est.len()];
+        if augment(i, &adj, &mut seen, &mut owner) {
+            matched += 1;
+        }
+    }
+    let p = if est.is_empty() { 0.0 } else { matched as f64 / est.len() as f64 };
+    let r = if truth.is_empty() { 0.0 } else { matched as f64 / truth.len() as f64 };
+    let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    (p, r, f)
+}
