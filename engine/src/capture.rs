@@ -59,6 +59,14 @@ pub struct TempoPoint {
     pub signature: TimeSignature,
 }
 
+/// The beat at song sample `pos` according to `tempo_map` (points sorted by position), or
+/// `None` before the first point.
+pub fn beat_at(tempo_map: &[TempoPoint], sample_rate: f64, pos: i64) -> Option<f64> {
+    let at = tempo_map.partition_point(|p| p.pos <= pos);
+    let point = tempo_map.get(at.checked_sub(1)?)?;
+    Some(point.beats + (pos - point.pos) as f64 / sample_rate * point.tempo / 60.0)
+}
+
 /// A captured stretch of the song, in samples, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Region {
@@ -117,9 +125,7 @@ impl CaptureTimeline {
 
     /// The song position in beats of song sample `pos`, from the tempo map captured around it.
     pub fn beat_at(&self, pos: i64) -> Option<f64> {
-        let at = self.tempo_map.partition_point(|p| p.pos <= pos);
-        let point = self.tempo_map.get(at.checked_sub(1)?)?;
-        Some(point.beats + (pos - point.pos) as f64 / self.sample_rate * point.tempo / 60.0)
+        beat_at(&self.tempo_map, self.sample_rate, pos)
     }
 
     /// The one-based bar and the beat inside it of song sample `pos`, in the meter captured there.

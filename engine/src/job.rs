@@ -35,6 +35,15 @@ pub enum Job {
         /// Signalled once the rebuilt stems are on their way to the audio thread.
         done: Sender<()>,
     },
+    /// Transcribe the captured song into a MIDI stem.
+    TranscribeCapture {
+        /// The job's id.
+        id: JobId,
+        /// Which input to transcribe.
+        source: CaptureSource,
+        /// The slot to fill, or the first free one.
+        slot: Option<usize>,
+    },
     /// Copy out the captured song.
     SnapshotCapture {
         /// Receives the copy.
@@ -103,6 +112,15 @@ pub enum Event {
     },
 }
 
+/// Which captured input a job reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureSource {
+    /// The main input (the bus or master the plugin sits on).
+    Main,
+    /// The sidechain (the context tracks routed to it).
+    Sidechain,
+}
+
 /// A copy of the captured song: every channel from the first captured sample to the last.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CapturedSong {
@@ -116,4 +134,12 @@ pub struct CapturedSong {
     pub regions: Vec<Region>,
     /// Tempo and meter changes seen while capturing.
     pub tempo_map: Vec<TempoPoint>,
+}
+
+impl CapturedSong {
+    /// The beat at song sample `pos`; before anything was captured, 120 BPM from the start.
+    pub fn beat_at(&self, pos: i64) -> f64 {
+        crate::capture::beat_at(&self.tempo_map, self.sample_rate, pos)
+            .unwrap_or(pos as f64 / self.sample_rate.max(1.0) * 2.0)
+    }
 }

@@ -6,9 +6,11 @@ pub mod analysis;
 pub mod audio_io;
 pub mod cache;
 pub mod capture;
+pub mod capture_transcription;
 pub mod job;
 pub mod link;
 pub mod midi;
+pub mod models;
 pub mod packs;
 pub mod playback;
 pub mod project;
@@ -78,6 +80,7 @@ impl Engine {
             lost: Vec::new(),
             last_error: None,
             jobs_done: 0,
+            models: None,
         };
         let handle = std::thread::Builder::new()
             .name("counterpart-engine".into())
@@ -114,6 +117,13 @@ impl Engine {
         let (reply, wait) = crossbeam_channel::bounded(1);
         self.send(Job::SnapshotCapture { reply });
         wait.recv_timeout(RESTORE_TIMEOUT).ok()
+    }
+
+    /// Queues a transcription of the captured song into a MIDI stem and returns the job's id.
+    pub fn transcribe_capture(&self, source: job::CaptureSource, slot: Option<usize>) -> JobId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.send(Job::TranscribeCapture { id, source, slot });
+        id
     }
 
     /// Queues a WAV or MIDI file to be placed as a stem and returns the job's id.

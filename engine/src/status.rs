@@ -20,6 +20,12 @@ pub struct Status {
     pub lost: Vec<String>,
     /// The last job failure, for the status line.
     pub last_error: Option<String>,
+    /// Which model runtime is loaded, or what is wrong with it and how to fix it.
+    pub runtime: String,
+    /// Usable model packs: name, version, task and licence.
+    pub packs: Vec<String>,
+    /// Packs that were found but refused, and why.
+    pub pack_problems: Vec<String>,
     /// Jobs finished since the plugin started.
     pub jobs_done: u64,
 }

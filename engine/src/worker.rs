@@ -10,9 +10,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::cache::AudioCache;
 use crate::capture::CaptureTimeline;
-use crate::job::{CapturedSong, Event, ImportStem, Job, JobId};
+use crate::capture_transcription;
+use crate::job::{CaptureSource, CapturedSong, Event, ImportStem, Job, JobId};
 use crate::link::{StemSwap, WorkerSide};
 use crate::midi::read_midi;
+use crate::models::Models;
 use crate::project::ProjectState;
 use crate::resample::resample;
 use crate::status::Status;
@@ -44,11 +46,15 @@ pub(crate) struct Worker {
     pub(crate) lost: Vec<String>,
     pub(crate) last_error: Option<String>,
     pub(crate) jobs_done: u64,
+    /// The model runtime and packs, discovered when the worker starts.
+    pub(crate) models: Option<Models>,
 }
 
 impl Worker {
     /// Runs until [`Job::Shutdown`] or until the engine handle is gone.
     pub(crate) fn run(mut self) {
+        self.models = Some(Models::discover());
+        self.publish();
         let mut last_publish = Instant::now();
         let mut capture_changed = false;
         loop {
@@ -109,6 +115,13 @@ impl Worker {
                 }
                 let _ = done.send(());
             }
+            Job::TranscribeCapture { id, source, slot } => match self.transcribe(id, source, slot) {
+                Ok(slot) => {
+                    self.jobs_done += 1;
+                    self.send(Event::StemReady { id, slot });
+                }
+                Err(message) => self.fail(id, message),
+            },
             Job::SnapshotCapture { reply } => {
                 self.drain_capture();
                 let _ = reply.send(self.captured_song());
@@ -129,16 +142,7 @@ impl Worker {
 
     /// Places a WAV or MIDI file as a stem and returns its slot.
     fn import(&mut self, job: ImportStem) -> Result<usize, String> {
-        let slot = match job.slot {
-            Some(slot) if slot < SLOTS => slot,
-            Some(slot) => return Err(format!("there is no slot {}; Counterpart has {SLOTS}", slot + 1)),
-            None => self
-                .project
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .free_slot()
-                .ok_or("all 16 stem slots are full; clear one first")?,
-        };
+        let slot = self.target_slot(job.slot)?;
         if !job.start_beats.is_finite() {
             return Err("the stem's start position is not a number".into());
         }
@@ -186,6 +190,51 @@ impl Worker {
         self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
         self.deliver();
         Ok(slot)
+    }
+
+    /// Transcribes a captured input into a MIDI stem and returns its slot.
+    fn transcribe(&mut self, id: JobId, source: CaptureSource, slot: Option<usize>) -> Result<usize, String> {
+        let slot = self.target_slot(slot)?;
+        self.send(Event::Progress { id, stage: "transcribing", fraction: 0.1 });
+        self.drain_capture();
+        let song = self.captured_song();
+        let models = self.models.get_or_insert_with(Models::discover);
+        let notes = capture_transcription::transcribe_capture(models, &song, source)?;
+        if notes.is_empty() {
+            return Err(format!("no notes were heard in the captured {source:?} input"));
+        }
+        let tempo = song.tempo_map.first().map_or(DEFAULT_TEMPO, |p| p.tempo);
+        let start_beats = notes[0].start;
+        let record = StemRecord {
+            slot,
+            name: format!("{source:?} transcribed"),
+            start_beats,
+            start_seconds: start_beats * 60.0 / tempo,
+            tempo,
+            audio: None,
+            notes,
+            output: StemOutput::Midi,
+        };
+        self.send(Event::Progress { id, stage: "placing", fraction: 0.9 });
+        let stem = self.playable(&record)?;
+        self.project.write().unwrap_or_else(|e| e.into_inner()).put(record);
+        self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
+        self.deliver();
+        Ok(slot)
+    }
+
+    /// The slot a job asked for, or the first free one.
+    fn target_slot(&self, slot: Option<usize>) -> Result<usize, String> {
+        match slot {
+            Some(slot) if slot < SLOTS => Ok(slot),
+            Some(slot) => Err(format!("there is no slot {}; Counterpart has {SLOTS}", slot + 1)),
+            None => self
+                .project
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .free_slot()
+                .ok_or_else(|| "all 16 stem slots are full; clear one first".to_string()),
+        }
     }
 
     /// Builds what the audio thread plays for `record` at the current sample rate.
@@ -297,6 +346,9 @@ impl Worker {
             lost: self.lost.clone(),
             last_error: self.last_error.clone(),
             jobs_done: self.jobs_done,
+            runtime: self.models.as_ref().map_or_else(String::new, |m| m.runtime_line.clone()),
+            packs: self.models.as_ref().map_or_else(Vec::new, |m| m.packs.clone()),
+            pack_problems: self.models.as_ref().map_or_else(Vec::new, |m| m.problems.clone()),
         }));
     }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use counterpart_engine::Engine;
-use counterpart_engine::job::{Event, ImportStem};
+use counterpart_engine::job::{CaptureSource, Event, ImportStem};
 use counterpart_engine::stem::StemOutput;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -64,7 +64,7 @@ impl EditorApp {
     fn drain_events(&mut self) {
         while let Ok(event) = self.engine.events().try_recv() {
             let line = match event {
-                Event::Progress { .. } => continue,
+                Event::Progress { stage, .. } => format!("Working: {stage}…"),
                 Event::StemReady { slot, .. } => format!("Stem placed in slot {}", slot + 1),
                 Event::Failed { message, .. } => format!("Failed: {message}"),
                 Event::Restored { lost } if lost.is_empty() => "Project restored".to_string(),
@@ -74,6 +74,18 @@ impl EditorApp {
         }
         let excess = self.log.len().saturating_sub(LOG_LINES);
         self.log.drain(..excess);
+    }
+
+    fn transcribe_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Turn what was heard into a MIDI stem:");
+            if ui.button("Transcribe the context (sidechain)").clicked() {
+                self.engine.transcribe_capture(CaptureSource::Sidechain, None);
+            }
+            if ui.button("Transcribe the main input").clicked() {
+                self.engine.transcribe_capture(CaptureSource::Main, None);
+            }
+        });
     }
 
     fn import_row(&mut self, ui: &mut egui::Ui) {
@@ -124,6 +136,7 @@ impl NiceEguiApp for EditorApp {
                 stems_view::stem_table(ui, &status, transport.tempo(), self.controls.as_ref(), &setter);
             }
             ui.separator();
+            self.transcribe_row(ui);
             self.import_row(ui);
             for line in &self.log {
                 ui.label(line);
@@ -131,6 +144,8 @@ impl NiceEguiApp for EditorApp {
             for lost in &status.lost {
                 ui.colored_label(egui::Color32::from_rgb(230, 160, 60), format!("Not restored: {lost}"));
             }
+            ui.separator();
+            stems_view::models_panel(ui, &status);
         });
         ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
     }

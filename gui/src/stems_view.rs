@@ -17,7 +17,7 @@ pub fn transport_line(ui: &mut egui::Ui, transport: &HostTransport, status: &Sta
     let beats = transport.pos_samples() as f64 / rate * tempo / 60.0;
     let bar_beats = num.max(1) as f64 * 4.0 / den.max(1) as f64;
     ui.horizontal(|ui| {
-        ui.label(if transport.playing() { "▶ Playing" } else { "■ Stopped" });
+        ui.label(if transport.playing() { "Playing" } else { "Stopped" });
         ui.label(format!("{tempo:.2} BPM  {num}/{den}"));
         ui.label(format!("bar {}", (beats / bar_beats).floor() as i64 + 1));
         if status.captured.is_empty() {
@@ -82,5 +82,27 @@ fn toggle(ui: &mut egui::Ui, param: &nice_plug::prelude::BoolParam, setter: &Par
         setter.begin_set_parameter(param);
         setter.set_parameter(param, on);
         setter.end_set_parameter(param);
+    }
+}
+
+/// The model runtime and the installed packs, with what is wrong and how to fix it.
+pub fn models_panel(ui: &mut egui::Ui, status: &Status) {
+    let warn = egui::Color32::from_rgb(230, 160, 60);
+    if status.runtime.starts_with("No model runtime") {
+        ui.colored_label(warn, &status.runtime);
+    } else {
+        ui.label(&status.runtime);
+    }
+    if status.packs.is_empty() {
+        ui.colored_label(
+            warn,
+            "No model packs installed: run `cargo xtask setup`, or put packs in COUNTERPART_MODELS.",
+        );
+    }
+    for pack in &status.packs {
+        ui.label(format!("Model pack: {pack}"));
+    }
+    for problem in &status.pack_problems {
+        ui.colored_label(warn, format!("Model pack refused: {problem}"));
     }
 }

