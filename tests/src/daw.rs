@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use counterpart_engine::cache::AudioCache;
 use counterpart_engine::project::ProjectState;
-use counterpart_engine::stem::StereoAudio;
+use counterpart_engine::stem::{StemOutput, StemRecord, StereoAudio};
 
 use crate::clap_host::{ClapHost, InEvent, OutEvent, Transport};
 
@@ -256,4 +256,31 @@ pub fn encode_state(state: &serde_json::Value) -> Vec<u8> {
     let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
     bytes.extend(json);
     bytes
+}
+
+/// An audio stem of 48 kHz noise in `slot` at `start_beats` (120 BPM), stored in the shared
+/// cache, with its audio.
+pub fn stored_audio_stem(slot: usize, start_beats: f64, frames: usize, seed: u64) -> (StemRecord, StereoAudio) {
+    let audio = noise_clip(seed, 48_000, frames);
+    let reference = shared_cache().store(&audio).expect("cache");
+    let record = StemRecord {
+        slot,
+        name: format!("stem {slot}"),
+        start_beats,
+        start_seconds: start_beats * 0.5,
+        tempo: 120.0,
+        audio: Some(reference),
+        notes: Vec::new(),
+        output: StemOutput::Audio,
+    };
+    (record, audio)
+}
+
+/// A project holding `stems`.
+pub fn project_of(stems: &[StemRecord]) -> ProjectState {
+    let mut project = ProjectState::default();
+    for stem in stems {
+        project.put(stem.clone());
+    }
+    project
 }

@@ -1,10 +1,9 @@
 //! The built CLAP bundle's mixer and memory: gain, mute, solo, routing and bypass; the project
 //! saved and restored bit-exactly; damaged state loads what it can; sample-rate changes.
 
-use counterpart_engine::project::ProjectState;
 use counterpart_engine::resample::resample;
 use counterpart_engine::stem::{AudioRef, Note, StemOutput, StemRecord, StereoAudio};
-use counterpart_host_tests::daw::{Daw, NoteOut, decode_state, encode_state, noise, noise_clip, shared_cache};
+use counterpart_host_tests::daw::{Daw, NoteOut, decode_state, encode_state, noise, project_of, stored_audio_stem};
 
 fn song(channel: usize, i: usize) -> f32 {
     noise(500 + channel as u64, i)
@@ -15,28 +14,11 @@ fn sidechain_song(channel: usize, i: usize) -> f32 {
     if channel < 2 { song(channel, i) } else { noise(900 + channel as u64, i) }
 }
 
+/// An audio stem that also sends one note at its start.
 fn audio_stem(slot: usize, start_beats: f64, frames: usize, seed: u64) -> (StemRecord, StereoAudio) {
-    let audio = noise_clip(seed, 48_000, frames);
-    let reference = shared_cache().store(&audio).expect("cache");
-    let record = StemRecord {
-        slot,
-        name: format!("stem {slot}"),
-        start_beats,
-        start_seconds: start_beats * 0.5,
-        tempo: 120.0,
-        audio: Some(reference),
-        notes: vec![Note { start: start_beats, length: 1.0, key: 30 + slot as u8, velocity: 100 }],
-        output: StemOutput::Both,
-    };
-    (record, audio)
-}
-
-fn project(stems: &[StemRecord]) -> ProjectState {
-    let mut project = ProjectState::default();
-    for stem in stems {
-        project.put(stem.clone());
-    }
-    project
+    let (record, audio) = stored_audio_stem(slot, start_beats, frames, seed);
+    let note = Note { start: start_beats, length: 1.0, key: 30 + slot as u8, velocity: 100 };
+    (StemRecord { notes: vec![note], output: StemOutput::Both, ..record }, audio)
 }
 
 /// The main output minus the input: what the stems added.
@@ -46,7 +28,7 @@ fn added(out: &[f32], channel: usize) -> Vec<f32> {
 
 fn playing(rate: f64, block: usize, stems: &[StemRecord]) -> Daw {
     let mut daw = Daw::new(rate, block);
-    daw.load_project(&project(stems));
+    daw.load_project(&project_of(stems));
     daw.playhead.playing = true;
     daw
 }

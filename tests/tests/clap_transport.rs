@@ -1,29 +1,16 @@
 //! The built CLAP bundle in a headless host: pass-through, audio and MIDI stems on the exact
 //! sample through play, loops, tempo changes, stops and seeks, at two rates and four block sizes.
 
-use counterpart_engine::project::ProjectState;
 use counterpart_engine::resample::resample;
 use counterpart_engine::stem::{Note, StemOutput, StemRecord, StereoAudio};
-use counterpart_host_tests::daw::{Daw, NoteOut, noise, noise_clip, shared_cache};
+use counterpart_host_tests::daw::{Daw, NoteOut, noise, project_of, stored_audio_stem};
 
 const RATES: [f64; 2] = [44_100.0, 48_000.0];
 const BLOCKS: [usize; 4] = [1, 64, 480, 4096];
 
 /// An audio stem in `slot` starting at `start_beats` (120 BPM), and its audio.
 fn audio_stem(slot: usize, start_beats: f64, seconds: f64, seed: u64) -> (StemRecord, StereoAudio) {
-    let audio = noise_clip(seed, 48_000, (seconds * 48_000.0) as usize);
-    let reference = shared_cache().store(&audio).expect("cache");
-    let record = StemRecord {
-        slot,
-        name: format!("audio {slot}"),
-        start_beats,
-        start_seconds: start_beats * 0.5,
-        tempo: 120.0,
-        audio: Some(reference),
-        notes: Vec::new(),
-        output: StemOutput::Audio,
-    };
-    (record, audio)
+    stored_audio_stem(slot, start_beats, (seconds * 48_000.0) as usize, seed)
 }
 
 fn midi_stem(slot: usize, notes: Vec<Note>) -> StemRecord {
@@ -37,14 +24,6 @@ fn midi_stem(slot: usize, notes: Vec<Note>) -> StemRecord {
         notes,
         output: StemOutput::Midi,
     }
-}
-
-fn project(stems: Vec<StemRecord>) -> ProjectState {
-    let mut project = ProjectState::default();
-    for stem in stems {
-        project.put(stem);
-    }
-    project
 }
 
 fn song(channel: usize, i: usize) -> f32 {
@@ -104,7 +83,7 @@ fn an_audio_stem_sounds_on_its_exact_sample_from_bar_3() {
         let start = (5.0 * rate).round() as i64; // beat 10 at 120 BPM
         for block in BLOCKS {
             let mut daw = Daw::new(rate, block);
-            daw.load_project(&project(vec![record.clone()]));
+            daw.load_project(&project_of(&[record.clone()]));
             daw.playhead.playing = true;
             daw.playhead.seek(8.0); // bar 3
             let from = daw.playhead.sample;
@@ -133,7 +112,7 @@ fn a_loop_over_bars_5_to_8_wraps_on_the_exact_sample() {
         let spb = rate / 2.0;
         for block in [64, 480, 4096] {
             let mut daw = Daw::new(rate, block);
-            daw.load_project(&project(vec![record.clone(), midi_stem(2, notes.clone())]));
+            daw.load_project(&project_of(&[record.clone(), midi_stem(2, notes.clone())]));
             daw.playhead.playing = true;
             daw.playhead.loop_beats = Some((16.0, 32.0)); // bars 5-8
             daw.playhead.seek(30.0);
@@ -177,7 +156,7 @@ fn midi_stems_send_notes_on_their_slot_channel_at_the_exact_sample() {
         let spb = rate / 2.0;
         for block in BLOCKS {
             let mut daw = Daw::new(rate, block);
-            daw.load_project(&project(vec![midi_stem(5, notes.clone())]));
+            daw.load_project(&project_of(&[midi_stem(5, notes.clone())]));
             daw.playhead.playing = true;
             let out = daw.render((4.5 * spb) as usize, song);
             let at = |beat: f64| (beat * spb).round() as usize;
@@ -206,7 +185,7 @@ fn a_tempo_change_keeps_notes_on_their_beats_and_audio_on_its_time() {
     let rate = 48_000.0;
     for block in [64, 480, 4096] {
         let mut daw = Daw::new(rate, block);
-        daw.load_project(&project(vec![record.clone(), midi_stem(1, notes.clone())]));
+        daw.load_project(&project_of(&[record.clone(), midi_stem(1, notes.clone())]));
         daw.playhead.playing = true;
         // 120 BPM for beats 0-4 (2 s), then 90 BPM: beat 6 is 2 s + 2 beats * (2/3 s).
         let first = daw.render(96_000, song);
@@ -235,7 +214,7 @@ fn stop_and_seek_release_held_notes_and_silence_the_stems() {
     let (record, _) = audio_stem(0, 0.0, 10.0, 3);
     for block in [1, 64, 480, 4096] {
         let mut daw = Daw::new(48_000.0, block);
-        daw.load_project(&project(vec![record.clone(), midi_stem(4, long.clone())]));
+        daw.load_project(&project_of(&[record.clone(), midi_stem(4, long.clone())]));
         daw.playhead.playing = true;
         let out = daw.render(48_000, song);
         assert_eq!(out.notes, vec![NoteOut { sample: 12_000, channel: 4, key: 40, on: true }]);
