@@ -83,7 +83,7 @@ fn an_audio_stem_sounds_on_its_exact_sample_from_bar_3() {
         let start = (5.0 * rate).round() as i64; // beat 10 at 120 BPM
         for block in BLOCKS {
             let mut daw = Daw::new(rate, block);
-            daw.load_project(&project_of(&[record.clone()]));
+            daw.load_project(&project_of(std::slice::from_ref(&record)));
             daw.playhead.playing = true;
             daw.playhead.seek(8.0); // bar 3
             let from = daw.playhead.sample;
