@@ -6,6 +6,7 @@ use crossbeam_channel::Sender;
 
 use crate::capture::{Region, TempoPoint};
 use crate::project::ProjectState;
+use crate::runtime::ExecutionProvider;
 use crate::stem::StemOutput;
 
 /// Identifies a job in the events it produces.
@@ -48,6 +49,11 @@ pub enum Job {
     SnapshotCapture {
         /// Receives the copy.
         reply: Sender<CapturedSong>,
+    },
+    /// Run the models on another device (falls back to the CPU with a notice).
+    SetProvider {
+        /// The device.
+        provider: ExecutionProvider,
     },
     /// Forget the captured song.
     ClearCapture,

@@ -1,8 +1,8 @@
 //! The worker's view of the model runtime and packs: loaded once on the worker thread, reported
 //! in the status line, and handed to the jobs that run models.
 
-use crate::packs::PackRegistry;
-use crate::runtime::{self, SessionSettings};
+use crate::packs::{PackRegistry, TaskKind};
+use crate::runtime::{self, ExecutionProvider, SessionSettings};
 
 /// ONNX Runtime and the installed model packs, or what is wrong with them.
 pub struct Models {
@@ -14,18 +14,22 @@ pub struct Models {
     pub packs: Vec<String>,
     /// One line per pack that was found but refused.
     pub problems: Vec<String>,
+    /// The device asked for in the settings.
+    pub provider: ExecutionProvider,
+    /// Set when the asked-for device could not be used and the models run on the CPU instead.
+    pub provider_notice: Option<String>,
 }
 
 impl Models {
     /// Finds and loads the runtime and scans the default pack folders. Never panics: a missing
     /// or broken runtime becomes the message every model job fails with.
-    pub fn discover() -> Self {
+    pub fn discover(provider: ExecutionProvider) -> Self {
         let runtime = runtime::init_default();
         let runtime_line = match &runtime {
             Ok(info) => format!("ONNX Runtime {} (CPU) from {}", info.version, info.library.display()),
             Err(e) => format!("No model runtime: {e}"),
         };
-        let registry = PackRegistry::discover_default(SessionSettings::default());
+        let registry = PackRegistry::discover_default(SessionSettings { provider, ..SessionSettings::default() });
         let packs = registry
             .packs()
             .iter()
@@ -38,7 +42,30 @@ impl Models {
             Ok(_) => Ok(registry),
             Err(e) => Err(format!("{e}")),
         };
-        Self { registry, runtime_line, packs, problems }
+        let mut models = Self { registry, runtime_line, packs, problems, provider, provider_notice: None };
+        if provider != ExecutionProvider::Cpu {
+            models.warm_up();
+        }
+        models
+    }
+
+    /// Builds the transcriber's session now, so a device that cannot be used is reported when
+    /// it is chosen rather than at the first job.
+    fn warm_up(&mut self) {
+        let Ok(registry) = self.registry.as_mut() else { return };
+        let Some(pack) = registry.find(TaskKind::Transcriber).ok().map(|p| p.name().to_string()) else { return };
+        match registry.session(&pack, crate::transcribe::MODEL_KEY) {
+            Ok(model) => self.provider_notice = model.notice.clone(),
+            Err(e) => self.provider_notice = Some(e.to_string()),
+        }
+    }
+
+    /// The status line about the device the models run on.
+    pub fn provider_line(&self) -> String {
+        match &self.provider_notice {
+            Some(notice) => format!("Models run on the CPU: {notice}"),
+            None => format!("Models run on {:?}", self.provider),
+        }
     }
 
     /// The packs, or the runtime problem that makes them unusable.

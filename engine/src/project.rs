@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::capture::{Region, TempoPoint};
+use crate::runtime::ExecutionProvider;
 use crate::stem::{SLOTS, StemRecord};
 
 /// The version of the stored format this build writes.
@@ -26,6 +27,9 @@ pub struct ProjectState {
     /// Tempo and meter changes seen while capturing.
     #[serde(default)]
     pub tempo_map: Vec<TempoPoint>,
+    /// The device the models run on.
+    #[serde(default)]
+    pub provider: ExecutionProvider,
 }
 
 impl Default for ProjectState {
@@ -36,6 +40,7 @@ impl Default for ProjectState {
             capture_rate: 0.0,
             captured: Vec::new(),
             tempo_map: Vec::new(),
+            provider: ExecutionProvider::Cpu,
         }
     }
 }
@@ -87,6 +92,7 @@ impl ProjectState {
         state.capture_rate = field("capture_rate").as_f64().unwrap_or(0.0);
         state.captured = serde_json::from_value(field("captured")).unwrap_or_default();
         state.tempo_map = serde_json::from_value(field("tempo_map")).unwrap_or_default();
+        state.provider = serde_json::from_value(field("provider")).unwrap_or_default();
         (state, lost)
     }
 

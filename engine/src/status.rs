@@ -22,6 +22,8 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Which model runtime is loaded, or what is wrong with it and how to fix it.
     pub runtime: String,
+    /// Which device the models run on, and why not the chosen one if it fell back.
+    pub provider: String,
     /// Usable model packs: name, version, task and licence.
     pub packs: Vec<String>,
     /// Packs that were found but refused, and why.

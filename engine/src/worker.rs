@@ -17,6 +17,7 @@ use crate::midi::read_midi;
 use crate::models::Models;
 use crate::project::ProjectState;
 use crate::resample::resample;
+use crate::runtime::ExecutionProvider;
 use crate::status::Status;
 use crate::stem::{AudioRef, PlayableStem, SLOTS, StemOutput, StemRecord, StereoAudio};
 use crate::wav::read_wav;
@@ -53,7 +54,7 @@ pub(crate) struct Worker {
 impl Worker {
     /// Runs until [`Job::Shutdown`] or until the engine handle is gone.
     pub(crate) fn run(mut self) {
-        self.models = Some(Models::discover());
+        self.models = Some(Models::discover(self.provider()));
         self.publish();
         let mut last_publish = Instant::now();
         let mut capture_changed = false;
@@ -127,9 +128,17 @@ impl Worker {
                 let _ = reply.send(self.captured_song());
             }
             Job::ClearCapture => self.timeline.clear(self.sample_rate),
+            Job::SetProvider { provider } => {
+                self.project.write().unwrap_or_else(|e| e.into_inner()).provider = provider;
+                self.models = Some(Models::discover(provider));
+            }
             Job::Restore { state, lost, done } => {
                 self.lost = lost;
+                let provider_changed = self.models.as_ref().is_some_and(|m| m.provider != state.provider);
                 *self.project.write().unwrap_or_else(|e| e.into_inner()) = state;
+                if provider_changed {
+                    self.models = Some(Models::discover(self.provider()));
+                }
                 self.rebuild_all();
                 self.deliver();
                 self.send(Event::Restored { lost: self.lost.clone() });
@@ -198,7 +207,8 @@ impl Worker {
         self.send(Event::Progress { id, stage: "transcribing", fraction: 0.1 });
         self.drain_capture();
         let song = self.captured_song();
-        let models = self.models.get_or_insert_with(Models::discover);
+        let provider = self.provider();
+        let models = self.models.get_or_insert_with(|| Models::discover(provider));
         let notes = capture_transcription::transcribe_capture(models, &song, source)?;
         if notes.is_empty() {
             return Err(format!("no notes were heard in the captured {source:?} input"));
@@ -221,6 +231,11 @@ impl Worker {
         self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
         self.deliver();
         Ok(slot)
+    }
+
+    /// The device the project asks the models to run on.
+    fn provider(&self) -> ExecutionProvider {
+        self.project.read().unwrap_or_else(|e| e.into_inner()).provider
     }
 
     /// The slot a job asked for, or the first free one.
@@ -349,6 +364,7 @@ impl Worker {
             runtime: self.models.as_ref().map_or_else(String::new, |m| m.runtime_line.clone()),
             packs: self.models.as_ref().map_or_else(Vec::new, |m| m.packs.clone()),
             pack_problems: self.models.as_ref().map_or_else(Vec::new, |m| m.problems.clone()),
+            provider: self.models.as_ref().map_or_else(String::new, Models::provider_line),
         }));
     }
 

@@ -80,3 +80,27 @@ fn a_captured_melody_becomes_a_midi_stem_on_the_beat() {
     assert!(stem.notes.iter().all(|n| n.start >= 4.0), "no note before the capture started");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_device_the_runtime_lacks_falls_back_to_the_cpu_with_a_notice() {
+    if common::basic_pitch().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cp-provider-{}", std::process::id()));
+    let (engine, _audio) = Engine::start(AudioCache::new(&dir));
+    engine.activate(48_000.0);
+    engine.send(counterpart_engine::job::Job::SetProvider {
+        provider: counterpart_engine::runtime::ExecutionProvider::Cuda,
+    });
+    // The worker publishes after each job; a capture snapshot round trip orders us after it.
+    engine.captured_song().expect("the worker answers");
+    let status = engine.status();
+    assert!(status.provider.starts_with("Models run on the CPU:"), "{}", status.provider);
+    assert!(status.provider.contains("Cuda"), "{}", status.provider);
+    assert_eq!(
+        engine.store().snapshot().provider,
+        counterpart_engine::runtime::ExecutionProvider::Cuda,
+        "the choice is saved"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -145,7 +145,7 @@ impl NiceEguiApp for EditorApp {
                 ui.colored_label(egui::Color32::from_rgb(230, 160, 60), format!("Not restored: {lost}"));
             }
             ui.separator();
-            stems_view::models_panel(ui, &status);
+            stems_view::models_panel(ui, &status, &engine);
         });
         ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
     }

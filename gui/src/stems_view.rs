@@ -1,6 +1,9 @@
 //! The transport line and the table of stems with their mixer controls.
 
+use counterpart_engine::Engine;
+use counterpart_engine::job::Job;
 use counterpart_engine::link::HostTransport;
+use counterpart_engine::runtime::ExecutionProvider;
 use counterpart_engine::status::Status;
 use counterpart_engine::stem::{SLOTS, StemOutput};
 use nice_plug::prelude::ParamSetter;
@@ -85,13 +88,29 @@ fn toggle(ui: &mut egui::Ui, param: &nice_plug::prelude::BoolParam, setter: &Par
     }
 }
 
-/// The model runtime and the installed packs, with what is wrong and how to fix it.
-pub fn models_panel(ui: &mut egui::Ui, status: &Status) {
+/// The model runtime, the device the models run on and the installed packs, with what is wrong
+/// and how to fix it.
+pub fn models_panel(ui: &mut egui::Ui, status: &Status, engine: &Engine) {
     let warn = egui::Color32::from_rgb(230, 160, 60);
     if status.runtime.starts_with("No model runtime") {
         ui.colored_label(warn, &status.runtime);
     } else {
         ui.label(&status.runtime);
+    }
+    ui.horizontal(|ui| {
+        ui.label("Run models on:");
+        for provider in
+            [ExecutionProvider::Cpu, ExecutionProvider::Cuda, ExecutionProvider::CoreMl, ExecutionProvider::DirectMl]
+        {
+            if ui.button(format!("{provider:?}")).clicked() {
+                engine.send(Job::SetProvider { provider });
+            }
+        }
+    });
+    if status.provider.contains("CPU:") {
+        ui.colored_label(warn, &status.provider);
+    } else {
+        ui.label(&status.provider);
     }
     if status.packs.is_empty() {
         ui.colored_label(
