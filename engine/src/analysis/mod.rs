@@ -85,7 +85,7 @@ pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis
         .bars()
         .enumerate()
         .map(|(index, (start, end))| {
-            let label = chords::label_span(notes, start, end);
+            let label = chords::label_bar(notes, start, end, grid.meter.beats as usize);
             Bar {
                 index,
                 start,

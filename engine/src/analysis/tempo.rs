@@ -11,6 +11,8 @@ use crate::transcribe::Note;
 const ENV_RATE: f64 = 100.0;
 /// Tempo search range in BPM.
 const BPM_RANGE: (f64, f64) = (60.0, 200.0);
+/// Downbeat bonus for the beat of the first onset, as a share of the best beat's onset score.
+const START_BONUS: f64 = 0.35;
 
 /// A time signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -235,7 +237,8 @@ fn best_phase(env: &[f32], period: f64) -> f64 {
     best.1 as f64 / ENV_RATE
 }
 
-/// Which of the first `beats_per_bar` beats is a downbeat: most onsets weighted toward low notes.
+/// Which of the first `beats_per_bar` beats is a downbeat: most onsets weighted toward low notes,
+/// with a bonus for the beat the music starts on.
 fn best_downbeat(notes: &[Note], beats: &[f64], beats_per_bar: usize, period: f64) -> usize {
     if beats_per_bar <= 1 || beats.is_empty() {
         return 0;
@@ -249,6 +252,15 @@ fn best_downbeat(notes: &[Note], beats: &[f64], beats_per_bar: usize, period: f6
         let bass = 1.0 + (72.0 - n.pitch as f64).max(0.0) / 24.0;
         let len = (n.end - n.start).min(2.0 * period) / period;
         score[(k as usize) % beats_per_bar] += bass * (0.5 + len) * (0.3 + n.amplitude as f64);
+    }
+    // Music mostly starts on a downbeat, and in steady four-part textures (chorales, pads) beats 1
+    // and 3 collect about the same onsets, so the beat of the first onset gets a bonus: a pickup
+    // still wins when the onsets elsewhere are clearly stronger.
+    let first = notes.iter().map(|n| n.start).fold(f64::INFINITY, f64::min);
+    let k = ((first - beats[0]) / period).round();
+    if k >= 0.0 && (first - (beats[0] + k * period)).abs() <= 0.25 * period {
+        let top = score.iter().copied().fold(0.0, f64::max);
+        score[(k as usize) % beats_per_bar] += START_BONUS * top;
     }
     score.iter().enumerate().fold((0usize, f64::NEG_INFINITY), |b, (i, &s)| if s > b.1 + 1e-9 { (i, s) } else { b }).0
 }
