@@ -40,6 +40,9 @@ const TABLE: &[(&str, &str, &str)] = &[
     // Changing parts.
     ("the low end needs to be busier in bars 9-16", "16", "action=vary role=bass density=1 bars=9-16"),
     ("make the bassline sparser", "", "action=vary role=bass density=-1 program=null"),
+    ("give me a counter-melody, sparser", "", "action=add role=counter-melody density=-1"),
+    ("a busier bass line", "", "action=add role=bass density=1"),
+    ("make the drums busier", "", "action=vary role=drums density=1"),
     ("make the bass less busy", "", "action=vary role=bass density=-1"),
     ("bass busier please", "", "action=vary role=bass density=1"),
     ("play the melody an octave higher", "", "action=vary role=melody register=1"),

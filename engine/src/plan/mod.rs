@@ -449,7 +449,7 @@ fn resolve_parts_and_action(tokens: &[Token], matches: &[Match], job: &mut Plann
         let cue = tokens.iter().any(|t| REGENERATE_CUES.contains(&t.text.as_str()));
         action = if cue && !parts.is_empty() {
             Some(Action::Regenerate)
-        } else if has_attributes || (descriptive && parts.is_empty()) {
+        } else if (has_attributes && !introduces_new_part(tokens, &parts)) || (descriptive && parts.is_empty()) {
             Some(Action::Vary)
         } else if !parts.is_empty() {
             Some(Action::Add)
@@ -722,4 +722,13 @@ pub fn parse_markers(text: &str) -> Result<Vec<Marker>, String> {
             Ok(Marker { name: name.trim().to_string(), first_bar, last_bar })
         })
         .collect()
+}
+
+/// Whether the first named part comes with an indefinite article ("a counter-melody, sparser",
+/// "some busier drums"): a request for a new part, not a change to one the song has.
+fn introduces_new_part(tokens: &[Token], parts: &[&Match]) -> bool {
+    const NEW: [&str; 6] = ["a", "an", "some", "another", "new", "extra"];
+    parts.first().is_some_and(|part| {
+        tokens[..part.start.min(tokens.len())].iter().rev().take(3).any(|t| NEW.contains(&t.text.as_str()))
+    })
 }
