@@ -83,10 +83,14 @@ impl Engine {
             jobs_done: 0,
             models: None,
         };
-        let handle = std::thread::Builder::new()
-            .name("counterpart-engine".into())
-            .spawn(move || worker.run())
-            .expect("the engine thread could not be started");
+        // A plugin must never panic into the host: without a worker, jobs fail and the status says why.
+        let handle = std::thread::Builder::new().name("counterpart-engine".into()).spawn(move || worker.run()).ok();
+        if handle.is_none() {
+            status.store(Arc::new(Status {
+                last_error: Some("the engine thread could not be started (out of threads or memory?)".into()),
+                ..Status::default()
+            }));
+        }
         let store = Arc::new(ProjectStore { project, jobs: jobs_tx.clone() });
         let engine = Self {
             jobs: jobs_tx,
@@ -95,7 +99,7 @@ impl Engine {
             store,
             transport,
             next_id: AtomicU64::new(1),
-            worker: Some(handle),
+            worker: handle,
         };
         (engine, audio)
     }

@@ -138,3 +138,28 @@ impl StemRecord {
         (host_tempo - self.tempo).abs() > 0.01
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stem_knows_its_end_and_whether_the_host_tempo_moved() {
+        let stem = StemRecord {
+            slot: 0,
+            name: "bass".into(),
+            start_beats: 8.0,
+            start_seconds: 4.0,
+            tempo: 120.0,
+            audio: Some(AudioRef { hash: String::new(), sample_rate: 48_000, frames: 96_000 }),
+            notes: vec![Note { start: 9.0, length: 6.0, key: 40, velocity: 90 }],
+            output: StemOutput::Both,
+        };
+        // The audio lasts 2 s = 4 beats at 120 BPM (beat 12); the last note ends at beat 15.
+        assert_eq!(stem.end_beats(), 15.0);
+        assert!(!stem.tempo_differs(120.0) && !stem.tempo_differs(120.005));
+        assert!(stem.tempo_differs(121.0) && stem.tempo_differs(90.0));
+        assert!(StemOutput::Both.plays_audio() && StemOutput::Both.sends_midi());
+        assert!(!StemOutput::Midi.plays_audio() && !StemOutput::Audio.sends_midi());
+    }
+}
