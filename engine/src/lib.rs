@@ -8,6 +8,7 @@ pub mod audio_io;
 pub mod cache;
 pub mod capture;
 pub mod capture_transcription;
+pub mod generate;
 pub mod job;
 pub mod link;
 pub mod midi;

@@ -34,6 +34,12 @@ impl ChordLabel {
         let names = if flats { FLAT_NAMES } else { SHARP_NAMES };
         format!("{}{}", names[self.root as usize], self.quality)
     }
+
+    /// The pitch classes of the chord (root first).
+    pub fn pitch_classes(&self) -> Vec<u8> {
+        let intervals = QUALITIES.iter().find(|q| q.0 == self.quality).map_or(&[0u8, 4, 7][..], |q| q.1);
+        intervals.iter().map(|i| (self.root + i) % 12).collect()
+    }
 }
 
 /// The best chord for notes sounding in `[start, end)`, or `None` when nothing sounds.

@@ -6,6 +6,7 @@
 //! counterpart plan --prompt "<text>" [--bars N] [--markers "verse=1-8,chorus=9-16"] [--json]
 //! counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
 //! counterpart edit --input <audio> --instruction "remove the vocals" --out <dir> [--provider ...]
+//! counterpart generate --context <audio>... --prompt "<text>" [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
 //! counterpart doctor      (runtime and model pack status)
 //! ```
 
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use counterpart_engine::analysis::{self, AnalyzeOptions};
+use counterpart_engine::generate;
 use counterpart_engine::packs::PackRegistry;
 use counterpart_engine::plan::{self, Embedder, SongContext};
 use counterpart_engine::render::Renderer;
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Some("transcribe") => transcribe_cmd(&Args::parse(&argv[1..], &["no-bends"])),
         Some("analyze") => analyze_cmd(&Args::parse(&argv[1..], &[])),
         Some("plan") => plan_cmd(&Args::parse(&argv[1..], &["json"])),
+        Some("generate") => generate_cmd(&Args::parse(&argv[1..], &[])),
         Some("render") => render_cmd(&Args::parse(&argv[1..], &["drums"])),
         Some("edit") => edit_cmd(&Args::parse(&argv[1..], &[])),
         Some("doctor") => doctor(),
@@ -88,7 +91,55 @@ const USAGE: &str = "usage:
   counterpart plan --prompt \"<text>\" [--bars N] [--markers \"verse=1-8,chorus=9-16\"] [--json]
   counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
   counterpart edit --input <audio> --instruction \"remove the vocals\" --out <dir> [--provider cpu|cuda|coreml|directml]
+  counterpart generate --context <audio>... --prompt \"<text>\" [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
   counterpart doctor";
+
+/// `counterpart generate`: a new stem against the context, as MIDI, audio and a mix per take.
+fn generate_cmd(args: &Args) -> Result<(), String> {
+    let contexts: Vec<PathBuf> = args
+        .options
+        .iter()
+        .filter(|(n, _)| n == "context")
+        .filter_map(|(_, v)| v.as_ref().map(PathBuf::from))
+        .collect();
+    let prompt = args.get("prompt").ok_or("generate needs --prompt \"<instruction>\"")?.to_string();
+    let out = PathBuf::from(args.get("out").ok_or("generate needs --out <dir>")?);
+    let parse = |name: &str| {
+        args.get(name).map(|v| v.parse::<u64>().map_err(|_| format!("--{name} wants a whole number, got `{v}`")))
+    };
+    let takes = parse("takes").transpose()?.unwrap_or(3).clamp(1, 16) as usize;
+    let seed = parse("seed").transpose()?.unwrap_or(1);
+    let tempo = match args.get("tempo") {
+        Some(t) => Some(
+            t.parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .ok_or(format!("--tempo wants BPM, got `{t}`"))?,
+        ),
+        None => None,
+    };
+    let meter = match args.get("meter") {
+        Some(m) => m.parse()?,
+        None => Default::default(),
+    };
+    let opts = generate::GenerateOptions { contexts, prompt, tempo, meter, takes, seed, out: out.clone() };
+    let started = Instant::now();
+    let mut reg = registry(args)?;
+    let report =
+        generate::generate(&mut reg, &opts, |step| eprintln!("[{:5.1} s] {step}", started.elapsed().as_secs_f64()))?;
+    for take in &report.takes {
+        eprintln!(
+            "take seed {}: {} notes, harmonic fit {:.2}, {:.1} notes/bar -> {}",
+            take.seed,
+            take.notes,
+            take.harmonic_fit,
+            take.notes_per_bar,
+            take.midi.display()
+        );
+    }
+    eprintln!("report -> {}", out.join("report.json").display());
+    Ok(())
+}
 
 /// Renders a MIDI file to a WAV file with the General MIDI SoundFont.
 fn render_cmd(args: &Args) -> Result<(), String> {
