@@ -86,6 +86,7 @@ impl Engine {
             last_error: None,
             jobs_done: 0,
             models: None,
+            models_loading: None,
         };
         // A plugin must never panic into the host: without a worker, jobs fail and the status says why.
         let handle = std::thread::Builder::new().name("counterpart-engine".into()).spawn(move || worker.run()).ok();

@@ -47,15 +47,26 @@ pub(crate) struct Worker {
     pub(crate) lost: Vec<String>,
     pub(crate) last_error: Option<String>,
     pub(crate) jobs_done: u64,
-    /// The model runtime and packs, discovered when the worker starts.
+    /// The model runtime and packs, once discovered.
     pub(crate) models: Option<Models>,
+    /// The discovery running beside the worker, until it reports.
+    pub(crate) models_loading: Option<Receiver<Models>>,
 }
 
 impl Worker {
     /// Runs until [`Job::Shutdown`] or until the engine handle is gone.
     pub(crate) fn run(mut self) {
-        self.models = Some(Models::discover(self.provider()));
-        self.publish();
+        // Loading the runtime and checking the packs (hashing 100 MB of models the first time)
+        // happens beside the worker, so activation and state loading never wait for it.
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let provider = self.provider();
+        let spawned = std::thread::Builder::new()
+            .name("counterpart-models".into())
+            .spawn(move || {
+                let _ = tx.send(Models::discover(provider));
+            })
+            .is_ok();
+        self.models_loading = spawned.then_some(rx);
         let mut last_publish = Instant::now();
         let mut capture_changed = false;
         loop {
@@ -66,6 +77,11 @@ impl Worker {
                     self.publish();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Some(models) = self.models_loading.as_ref().and_then(|rx| rx.try_recv().ok()) {
+                self.models = Some(models);
+                self.models_loading = None;
+                self.publish();
             }
             capture_changed |= self.drain_capture();
             self.deliver();
@@ -130,13 +146,15 @@ impl Worker {
             Job::ClearCapture => self.timeline.clear(self.sample_rate),
             Job::SetProvider { provider } => {
                 self.project.write().unwrap_or_else(|e| e.into_inner()).provider = provider;
+                self.models_loading = None;
                 self.models = Some(Models::discover(provider));
             }
             Job::Restore { state, lost, done } => {
                 self.lost = lost;
-                let provider_changed = self.models.as_ref().is_some_and(|m| m.provider != state.provider);
+                let provider_changed = self.models.as_ref().map_or(self.provider(), |m| m.provider) != state.provider;
                 *self.project.write().unwrap_or_else(|e| e.into_inner()) = state;
                 if provider_changed {
+                    self.models_loading = None;
                     self.models = Some(Models::discover(self.provider()));
                 }
                 self.rebuild_all();
@@ -207,8 +225,7 @@ impl Worker {
         self.send(Event::Progress { id, stage: "transcribing", fraction: 0.1 });
         self.drain_capture();
         let song = self.captured_song();
-        let provider = self.provider();
-        let models = self.models.get_or_insert_with(|| Models::discover(provider));
+        let models = self.models()?;
         let notes = capture_transcription::transcribe_capture(models, &song, source)?;
         if notes.is_empty() {
             return Err(format!("no notes were heard in the captured {source:?} input"));
@@ -231,6 +248,15 @@ impl Worker {
         self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
         self.deliver();
         Ok(slot)
+    }
+
+    /// The runtime and packs, waiting for the background discovery if it is still running.
+    fn models(&mut self) -> Result<&mut Models, String> {
+        if self.models.is_none() {
+            let loaded = self.models_loading.take().and_then(|rx| rx.recv().ok());
+            self.models = Some(loaded.unwrap_or_else(|| Models::discover(self.provider())));
+        }
+        self.models.as_mut().ok_or_else(|| "the model runtime could not be prepared".to_string())
     }
 
     /// The device the project asks the models to run on.

@@ -9,8 +9,17 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::{DType, ModelSpec, TensorSpec};
 
-/// Hex SHA-256 of a file, read in 1 MiB pieces.
+/// Hex SHA-256 of a file, read in 1 MiB pieces. Digests are remembered for the life of the
+/// process by path, length and modification time, so every plugin instance after the first
+/// checks its packs without reading 100 MB of models again.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+    static KNOWN: std::sync::Mutex<Vec<(Key, String)>> = std::sync::Mutex::new(Vec::new());
+    let meta = std::fs::metadata(path)?;
+    let key: Key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    if let Some((_, digest)) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key) {
+        return Ok(digest.clone());
+    }
     let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -21,7 +30,9 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    let digest = hex::encode(hasher.finalize());
+    KNOWN.lock().unwrap_or_else(|e| e.into_inner()).push((key, digest.clone()));
+    Ok(digest)
 }
 
 /// Compares the session's real inputs and outputs with the manifest; returns every mismatch.
