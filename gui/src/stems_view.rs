@@ -92,6 +92,10 @@ fn toggle(ui: &mut egui::Ui, param: &nice_plug::prelude::BoolParam, setter: &Par
 /// and how to fix it.
 pub fn models_panel(ui: &mut egui::Ui, status: &Status, engine: &Engine) {
     let warn = egui::Color32::from_rgb(230, 160, 60);
+    if status.runtime.is_empty() {
+        ui.label("Checking the model runtime and packs…");
+        return;
+    }
     if status.runtime.starts_with("No model runtime") {
         ui.colored_label(warn, &status.runtime);
     } else {

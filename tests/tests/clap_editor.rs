@@ -387,8 +387,9 @@ fn screenshot() {
     // A few seconds of song, so the editor has something captured to show.
     daw.render(RATE as usize * 3, song);
     let (open, _) = open_editor(&mut daw, &x);
-    // Let it settle on a steady frame, then take that one.
-    run_until(&mut daw, Duration::from_millis(1000), || true);
+    // Let it settle on a steady frame (and the engine find its runtime and packs: a debug
+    // bundle hashes them slowly), then take that one.
+    run_until(&mut daw, Duration::from_millis(10_000), || true);
     let image = x.capture(open.editor).expect("captures the editor");
     let path = screenshot_path();
     image.write_png(&path);
