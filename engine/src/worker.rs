@@ -212,11 +212,7 @@ impl Worker {
             _ => return Err(format!("{}: Counterpart imports .wav and .mid files", job.path.display())),
         }
         self.send(Event::Progress { id: job.id, stage: "placing", fraction: 0.8 });
-        let stem = self.playable(&record)?;
-        self.project.write().unwrap_or_else(|e| e.into_inner()).put(record);
-        self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
-        self.deliver();
-        Ok(slot)
+        self.place(record)
     }
 
     /// Transcribes a captured input into a MIDI stem and returns its slot.
@@ -243,11 +239,7 @@ impl Worker {
             output: StemOutput::Midi,
         };
         self.send(Event::Progress { id, stage: "placing", fraction: 0.9 });
-        let stem = self.playable(&record)?;
-        self.project.write().unwrap_or_else(|e| e.into_inner()).put(record);
-        self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
-        self.deliver();
-        Ok(slot)
+        self.place(record)
     }
 
     /// The runtime and packs, waiting for the background discovery if it is still running.
@@ -262,6 +254,17 @@ impl Worker {
     /// The device the project asks the models to run on.
     fn provider(&self) -> ExecutionProvider {
         self.project.read().unwrap_or_else(|e| e.into_inner()).provider
+    }
+
+    /// Builds a record's stem, stores the record in the project and sends the stem to the audio
+    /// thread; returns its slot.
+    fn place(&mut self, record: StemRecord) -> Result<usize, String> {
+        let slot = record.slot;
+        let stem = self.playable(&record)?;
+        self.project.write().unwrap_or_else(|e| e.into_inner()).put(record);
+        self.pending.push_back(StemSwap { slot, stem: Some(Arc::new(stem)) });
+        self.deliver();
+        Ok(slot)
     }
 
     /// The slot a job asked for, or the first free one.
