@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crossbeam_channel::Sender;
 
 use crate::capture::{Region, TempoPoint};
+use crate::plan::PlannedJob;
 use crate::project::ProjectState;
 use crate::runtime::ExecutionProvider;
 use crate::stem::StemOutput;
@@ -66,8 +67,65 @@ pub enum Job {
         /// Signalled once the stems are on their way to the audio thread.
         done: Sender<()>,
     },
+    /// Parse an instruction into its structured job without running it (the editor's preview).
+    Plan {
+        /// The job's id.
+        id: JobId,
+        /// The instruction.
+        prompt: String,
+    },
+    /// Write a new stem (or new takes of one) against the captured song.
+    Generate(GenerateStem),
+    /// Stop a queued or running job; it ends with [`Event::Cancelled`].
+    Cancel {
+        /// The job.
+        id: JobId,
+    },
+    /// Make take `take` of `slot` the one that plays.
+    SelectTake {
+        /// The slot, 0-based.
+        slot: usize,
+        /// Index into the stem's takes.
+        take: usize,
+    },
+    /// Forget take `take` of `slot` (the slot is cleared when it was the last).
+    DeleteTake {
+        /// The slot, 0-based.
+        slot: usize,
+        /// Index into the stem's takes.
+        take: usize,
+    },
+    /// Write a slot's playing take as WAV and MIDI into a folder.
+    Export {
+        /// The job's id.
+        id: JobId,
+        /// The slot, 0-based.
+        slot: usize,
+        /// The folder to write into (created if missing).
+        folder: PathBuf,
+    },
     /// Stop the worker.
     Shutdown,
+}
+
+/// An instruction to run against the captured song.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateStem {
+    /// The job's id.
+    pub id: JobId,
+    /// The producer's instruction.
+    pub prompt: String,
+    /// Which captured input is the context the stem is written against.
+    pub source: CaptureSource,
+    /// Bars to write (1-based, inclusive), overriding the prompt's (a ruler or loop selection).
+    pub bars: Option<[u32; 2]>,
+    /// Number of takes.
+    pub takes: usize,
+    /// The first take's seed.
+    pub seed: u64,
+    /// The slot to write into: new takes are added to the stem there ("regenerate", "vary");
+    /// `None` takes the first free slot.
+    pub slot: Option<usize>,
 }
 
 /// A file to place as a stem.
@@ -110,6 +168,34 @@ pub enum Event {
         id: JobId,
         /// A sentence for the producer.
         message: String,
+    },
+    /// An instruction was parsed (answer to [`Job::Plan`]).
+    Planned {
+        /// The job.
+        id: JobId,
+        /// What the planner understood.
+        job: Box<PlannedJob>,
+    },
+    /// A take was written and placed; it plays now.
+    TakeReady {
+        /// The job that wrote it.
+        id: JobId,
+        /// Its slot.
+        slot: usize,
+        /// Its index among the stem's takes.
+        take: usize,
+    },
+    /// A stem was written to files.
+    Exported {
+        /// The job.
+        id: JobId,
+        /// The files written.
+        files: Vec<PathBuf>,
+    },
+    /// A job was cancelled before it finished; nothing it would have made was kept.
+    Cancelled {
+        /// The job.
+        id: JobId,
     },
     /// A stored project was loaded; `lost` lists what could not be restored.
     Restored {

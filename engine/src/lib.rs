@@ -13,6 +13,7 @@ pub mod job;
 pub mod link;
 pub mod midi;
 pub mod models;
+pub mod overview;
 pub mod packs;
 pub mod plan;
 pub mod playback;

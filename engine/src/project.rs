@@ -134,6 +134,7 @@ mod tests {
             audio: None,
             notes: vec![Note { start: 4.0, length: 1.0, key: 40, velocity: 99 }],
             output: StemOutput::Midi,
+            ..StemRecord::default()
         }
     }
 

@@ -1,6 +1,10 @@
 //! The engine's state as the GUI reads it: one immutable snapshot, swapped whole.
 
+use std::sync::Arc;
+
 use crate::capture::Region;
+use crate::job::JobId;
+use crate::overview::Peaks;
 use crate::stem::StemRecord;
 
 /// A snapshot of everything the editor shows about the engine.
@@ -30,4 +34,23 @@ pub struct Status {
     pub pack_problems: Vec<String>,
     /// Jobs finished since the plugin started.
     pub jobs_done: u64,
+    /// Jobs queued or running, oldest first.
+    pub queue: Vec<JobState>,
+    /// Waveform summary of the captured context (sidechain) for the editor's overview.
+    pub context_peaks: Arc<Peaks>,
+    /// Waveform summary of the captured main input.
+    pub main_peaks: Arc<Peaks>,
+}
+
+/// A queued or running job as the editor lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobState {
+    /// The job.
+    pub id: JobId,
+    /// What it is ("add · bass · bars 9-16").
+    pub title: String,
+    /// What it is doing now ("queued", "transcribing", "writing take 2", ...).
+    pub stage: String,
+    /// 0 to 1.
+    pub fraction: f32,
 }

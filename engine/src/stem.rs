@@ -100,8 +100,8 @@ pub struct AudioRef {
     pub frames: u64,
 }
 
-/// A stem as the DAW project stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A stem as the DAW project stores it; `audio` and `notes` are the take that plays.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StemRecord {
     /// Slot index, 0-based.
     pub slot: usize,
@@ -121,6 +121,28 @@ pub struct StemRecord {
     /// How the stem is heard.
     #[serde(default)]
     pub output: StemOutput,
+    /// Every take written for this stem (empty for imported or transcribed stems).
+    #[serde(default)]
+    pub takes: Vec<TakeRecord>,
+    /// Index in `takes` of the one that plays.
+    #[serde(default)]
+    pub active_take: usize,
+}
+
+/// One generated take of a stem, kept so the producer can A/B and go back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TakeRecord {
+    /// Display label ("take 2 · seed 8").
+    pub label: String,
+    /// The instruction that wrote it.
+    pub prompt: String,
+    /// The seed that reproduces it.
+    pub seed: u64,
+    /// Its rendered audio, if any.
+    pub audio: Option<AudioRef>,
+    /// Its notes, in beats from the song start.
+    #[serde(default)]
+    pub notes: Vec<Note>,
 }
 
 impl StemRecord {
@@ -154,6 +176,7 @@ mod tests {
             audio: Some(AudioRef { hash: String::new(), sample_rate: 48_000, frames: 96_000 }),
             notes: vec![Note { start: 9.0, length: 6.0, key: 40, velocity: 90 }],
             output: StemOutput::Both,
+            ..StemRecord::default()
         };
         // The audio lasts 2 s = 4 beats at 120 BPM (beat 12); the last note ends at beat 15.
         assert_eq!(stem.end_beats(), 15.0);

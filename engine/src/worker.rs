@@ -163,6 +163,10 @@ impl Worker {
                 self.publish();
                 let _ = done.send(());
             }
+            Job::Plan { id, .. } | Job::Generate(crate::job::GenerateStem { id, .. }) | Job::Export { id, .. } => {
+                self.fail(id, "this job is not handled yet".into())
+            }
+            Job::Cancel { .. } | Job::SelectTake { .. } | Job::DeleteTake { .. } => {}
             Job::ClearSlot { .. } | Job::Shutdown => {}
         }
     }
@@ -187,6 +191,7 @@ impl Worker {
             audio: None,
             notes: Vec::new(),
             output: job.output,
+            ..StemRecord::default()
         };
         match extension.as_str() {
             "wav" | "wave" => {
@@ -237,6 +242,7 @@ impl Worker {
             audio: None,
             notes,
             output: StemOutput::Midi,
+            ..StemRecord::default()
         };
         self.send(Event::Progress { id, stage: "placing", fraction: 0.9 });
         self.place(record)
@@ -390,6 +396,9 @@ impl Worker {
             lost: self.lost.clone(),
             last_error: self.last_error.clone(),
             jobs_done: self.jobs_done,
+            queue: Vec::new(),
+            context_peaks: Default::default(),
+            main_peaks: Default::default(),
             runtime: self.models.as_ref().map_or_else(String::new, |m| m.runtime_line.clone()),
             packs: self.models.as_ref().map_or_else(Vec::new, |m| m.packs.clone()),
             pack_problems: self.models.as_ref().map_or_else(Vec::new, |m| m.problems.clone()),

@@ -30,6 +30,7 @@ fn lost_parts_are_reported_in_the_status() {
         audio: Some(cache.store(&audio).unwrap()),
         notes: vec![],
         output: StemOutput::Audio,
+        ..StemRecord::default()
     };
     let gone = StemRecord {
         slot: 4,

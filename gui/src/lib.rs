@@ -69,6 +69,10 @@ impl EditorApp {
                 Event::Failed { message, .. } => format!("Failed: {message}"),
                 Event::Restored { lost } if lost.is_empty() => "Project restored".to_string(),
                 Event::Restored { lost } => format!("Project restored; {} part(s) could not be: see below", lost.len()),
+                Event::Planned { job, .. } => format!("Understood: {}", job.summary()),
+                Event::TakeReady { slot, take, .. } => format!("Take {} ready in slot {}", take + 1, slot + 1),
+                Event::Exported { files, .. } => format!("Exported {} file(s)", files.len()),
+                Event::Cancelled { .. } => "Job cancelled".to_string(),
             };
             self.log.push(line);
         }

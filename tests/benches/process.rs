@@ -29,6 +29,7 @@ fn stems() -> ProjectState {
             audio: Some(shared_cache().store(&audio).unwrap()),
             notes,
             output: StemOutput::Both,
+            ..StemRecord::default()
         });
     }
     project

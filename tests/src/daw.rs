@@ -272,6 +272,7 @@ pub fn stored_audio_stem(slot: usize, start_beats: f64, frames: usize, seed: u64
         audio: Some(reference),
         notes: Vec::new(),
         output: StemOutput::Audio,
+        ..StemRecord::default()
     };
     (record, audio)
 }

@@ -221,6 +221,7 @@ fn stem(slot: usize, name: &str, start_beats: f64, seed: u64, notes: &[(f64, u8)
         audio: Some(shared_cache().store(&audio).expect("cache")),
         notes: notes.iter().map(|&(start, key)| Note { start, length: 1.0, key, velocity: 100 }).collect(),
         output: StemOutput::Both,
+        ..StemRecord::default()
     }
 }
 

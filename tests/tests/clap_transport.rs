@@ -23,6 +23,7 @@ fn midi_stem(slot: usize, notes: Vec<Note>) -> StemRecord {
         audio: None,
         notes,
         output: StemOutput::Midi,
+        ..StemRecord::default()
     }
 }
 

@@ -116,6 +116,30 @@ pub struct PlannedJob {
 }
 
 impl PlannedJob {
+    /// One line for the editor: "add · bass · Acoustic Bass · bars 9-16 · busier".
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.push(self.action.map_or("?", Action::name).to_string());
+        if let Some(role) = self.role {
+            parts.push(role.name().to_string());
+        }
+        if let Some(instrument) = &self.instrument {
+            parts.push(instrument.clone());
+        }
+        parts.push(match (self.bars, &self.section) {
+            (Some([a, b]), _) if a == b => format!("bar {a}"),
+            (Some([a, b]), Some(section)) => format!("{section} (bars {a}-{b})"),
+            (Some([a, b]), None) => format!("bars {a}-{b}"),
+            (None, _) => "whole song".to_string(),
+        });
+        let words = [(self.density, "sparser", "busier"), (self.register, "lower", "higher")];
+        parts.extend(
+            words.iter().filter(|(v, ..)| *v != 0).map(|&(v, less, more)| if v < 0 { less } else { more }.into()),
+        );
+        parts.extend(self.articulation.iter().chain(&self.style).cloned());
+        parts.join(" · ")
+    }
+
     /// A job with nothing in it.
     fn empty() -> Self {
         PlannedJob {

@@ -1,30 +1,31 @@
 //! The main job, headless: context audio in, a new stem out as MIDI and audio, several takes.
 //!
-//! The steps are the ones the plugin's jobs will run: transcribe the context, analyse it (beat
-//! grid, key, a chord per bar), plan the prompt, fill the asked-for voice with the arranger (one
-//! seed per take), shape its density, then write the MIDI, render it and mix it with the context.
+//! Transcribes the context files, writes the takes in memory ([`song`]: analyse, plan, fill the
+//! asked-for voice with the arranger one seed per take, shape its density), then writes each
+//! take as MIDI, renders it and mixes it with the context.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::analysis::{self, AnalyzeOptions, chords, tempo::Meter};
-use crate::arrange::{Chord, FillRequest, KeySig, Sampler};
+use crate::analysis::{chords, tempo::Meter};
 use crate::midi::encode_midi;
 use crate::packs::PackRegistry;
-use crate::plan::{self, Embedder, PlannedJob, Role, SongContext};
+use crate::plan::PlannedJob;
 use crate::render::Renderer;
 use crate::resample::resample;
-use crate::runtime::SessionSettings;
 use crate::separate::decode::load_stereo;
 use crate::stem::{Note, StereoAudio};
 use crate::transcribe::{self, TranscribeOptions};
 use crate::wav::write_wav;
 
+pub mod song;
+pub use song::{Arrangement, SongInput, StemRequest, TakeNotes, arrange_song};
+
 /// Sample rate of the written audio.
 const OUT_RATE: u32 = 44_100;
 /// Voices of the arranger: soprano, alto, tenor, bass.
-const VOICES: usize = 4;
+pub(crate) const VOICES: usize = 4;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -95,133 +96,53 @@ pub fn generate(
         return Err("generate needs at least one --context audio file".into());
     }
     progress("transcribing the context");
-    let mut heard = Vec::new();
-    let mut duration: f64 = 0.0;
+    let mut input = SongInput { tempo: opts.tempo, meter: opts.meter, ..SongInput::default() };
     for path in &opts.contexts {
         let t = transcribe::transcribe_with_registry(registry, path, &TranscribeOptions::default())
             .map_err(|e| e.to_string())?;
-        duration = duration.max(t.duration);
-        heard.extend(t.notes);
+        input.duration = input.duration.max(t.duration);
+        input.heard.extend(t.notes);
     }
-    if heard.is_empty() {
-        return Err(
-            "no notes were heard in the context (silent or unpitched audio): there is nothing to write against".into(),
-        );
-    }
+    let request = StemRequest { prompt: opts.prompt.clone(), takes: opts.takes, seed: opts.seed, bars: None };
+    let arrangement = arrange_song(registry, &input, &request, &mut progress)?;
+    let Arrangement { role, program, origin, bar_beats, bars, .. } = arrangement;
+    let (bpm, seconds_per_beat) = (arrangement.analysis.tempo.bpm, arrangement.seconds_per_beat());
 
-    progress("analysing");
-    let analysis = analysis::analyze(&heard, duration, &AnalyzeOptions { tempo: opts.tempo, meter: opts.meter });
-    let seconds_per_beat = 60.0 / analysis.tempo.bpm;
-    let origin = analysis.downbeats.first().copied().unwrap_or(0.0);
-    let bar_beats = opts.meter.beats.max(1) as f64 * 4.0 / opts.meter.unit.max(1) as f64;
-    let song_bars = analysis.bars.len().max(1);
-
-    progress("planning");
-    let mut embedder = Embedder::from_registry(registry, &SessionSettings::default()).map_err(|e| e.to_string())?;
-    let job = plan::plan(
-        &opts.prompt,
-        &SongContext { bars: Some(song_bars as u32), ..SongContext::default() },
-        &mut embedder,
-    );
-    if let Some(error) = job.errors.first() {
-        progress(&format!("note: {error}"));
-    }
-    let role = job.role.unwrap_or(Role::Bass);
-    let voice = match role {
-        Role::Bass => 3,
-        Role::Melody => 0,
-        Role::CounterMelody | Role::Chords => 1,
-        Role::Arpeggio => 2,
-        Role::Drums => {
-            return Err(
-                "drums are not written yet: only pitched parts (bass, melody, counter-melody, chords, arpeggio) are"
-                    .into(),
-            );
-        }
-        Role::Vocals => return Err("vocals cannot be written, only removed or extracted (`counterpart edit`)".into()),
-    };
-    let [first, last] = job.bars.map_or([1, song_bars], |[a, b]| [a as usize, b as usize]);
-    let (first, last) = (first.clamp(1, song_bars), last.clamp(1, song_bars));
-
-    // Context notes in beats from the first downbeat, spread over the other voices by pitch.
-    let context: Vec<Note> = heard
-        .iter()
-        .map(|n| Note {
-            start: (n.start - origin) / seconds_per_beat,
-            length: (n.end - n.start) / seconds_per_beat,
-            key: n.pitch,
-            velocity: n.velocity().max(1),
-        })
-        .filter(|n| n.start >= 0.0)
-        .collect();
-    let voices = assign_voices(&context, voice);
-    let chord_of_bar: Vec<Option<chords::ChordLabel>> = analysis
-        .bars
-        .iter()
-        .map(|b| chords::label_bar(&heard, b.start, b.end, opts.meter.beats.max(1) as usize))
-        .collect();
-    let mut sampler = Sampler::from_registry(registry, &SessionSettings::default()).map_err(|e| e.to_string())?;
-    let steps_per_bar = sampler.config().steps_per_bar;
-    let chord_steps: Vec<Option<Chord>> =
-        chord_of_bar.iter().flat_map(|c| std::iter::repeat_n(c.as_ref().map(Chord::from), steps_per_bar)).collect();
-    let key = KeySig { tonic: analysis.key.tonic, minor: analysis.key.mode == "minor" };
-    let register = sampler.config().voices.get(voice).map(|v| {
-        let shift = 12 * job.register as i16;
-        ((v.low as i16 + shift).clamp(0, 127) as u8, (v.high as i16 + shift).clamp(0, 127) as u8)
-    });
-    let program = job.program.or(match role {
-        Role::Bass => Some(33),
-        _ => Some(0),
-    });
-
+    progress("rendering");
     let context_audio = mix_down(&opts.contexts)?;
     let renderer = Renderer::open_default()?;
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
     let mut takes = Vec::new();
-    for take in 0..opts.takes.max(1) {
-        let seed = opts.seed + take as u64;
-        progress(&format!("writing take {} (seed {seed})", take + 1));
-        let request = FillRequest {
-            voices: voices.clone(),
-            chords: chord_steps.clone(),
-            key: Some(key),
-            voice,
-            bars: first - 1..last,
-            register,
-            seed,
-            vary: None,
-        };
-        let notes = shape_density(sampler.fill(&request).map_err(|e| e.to_string())?, job.density);
-        let name = format!("{}-{}", role.name(), take + 1);
+    for (n, take) in arrangement.takes.iter().enumerate() {
+        let name = format!("{}-{}", role.name(), n + 1);
         let midi = opts.out.join(format!("{name}.mid"));
-        std::fs::write(&midi, encode_midi(&notes, analysis.tempo.bpm, 0, program)).map_err(|e| e.to_string())?;
+        std::fs::write(&midi, encode_midi(&take.notes, bpm, 0, program)).map_err(|e| e.to_string())?;
         // The stem's audio starts at the song's first downbeat, so it lines up with the context.
-        let stem = renderer.render(&notes, program, -origin / seconds_per_beat, analysis.tempo.bpm, OUT_RATE, 1.0)?;
+        let stem = renderer.render(&take.notes, program, -origin / seconds_per_beat, bpm, OUT_RATE, 1.0)?;
         let wav = opts.out.join(format!("{name}.wav"));
         write_wav(&wav, &stem)?;
-        let mix = opts.out.join(format!("mix-{}.wav", take + 1));
+        let mix = opts.out.join(format!("mix-{}.wav", n + 1));
         write_wav(&mix, &sum(&context_audio, &stem))?;
-        let range = ((first - 1) as f64 * bar_beats, last as f64 * bar_beats);
-        let bars = (last + 1 - first) as f64;
+        let range = ((bars[0] - 1) as f64 * bar_beats, bars[1] as f64 * bar_beats);
+        debug_assert!(take.notes.iter().all(|n| n.start >= range.0 - 1e-9 && n.start < range.1));
         takes.push(Take {
-            seed,
+            seed: take.seed,
             midi,
             wav,
             mix,
-            notes: notes.len(),
-            harmonic_fit: harmonic_fit(&notes, &chord_of_bar, bar_beats),
-            notes_per_bar: notes.len() as f64 / bars,
-            distinct_pitches_per_bar: distinct_per_bar(&notes, bar_beats) / bars,
+            notes: take.notes.len(),
+            harmonic_fit: take.harmonic_fit,
+            notes_per_bar: take.notes_per_bar,
+            distinct_pitches_per_bar: take.distinct_pitches_per_bar,
         });
-        debug_assert!(notes.iter().all(|n| n.start >= range.0 - 1e-9 && n.start < range.1));
     }
     let report = Report {
-        job,
-        tempo_bpm: analysis.tempo.bpm,
-        key: analysis.key.name.clone(),
-        chords: analysis.chords.clone(),
-        bars: [first, last],
-        voice: ["soprano", "alto", "tenor", "bass"][voice],
+        job: arrangement.job,
+        tempo_bpm: bpm,
+        key: arrangement.analysis.key.name.clone(),
+        chords: arrangement.analysis.chords.clone(),
+        bars,
+        voice: ["soprano", "alto", "tenor", "bass"][arrangement.voice],
         takes,
     };
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
@@ -231,7 +152,7 @@ pub fn generate(
 
 /// Spreads context notes over the arranger's voices other than `target`: at each note's onset,
 /// the highest sounding note goes to the highest free voice, and so on down.
-fn assign_voices(context: &[Note], target: usize) -> Vec<Vec<Note>> {
+pub(crate) fn assign_voices(context: &[Note], target: usize) -> Vec<Vec<Note>> {
     let free: Vec<usize> = (0..VOICES).filter(|&v| v != target).collect();
     let mut voices = vec![Vec::new(); VOICES];
     for note in context {
@@ -288,7 +209,7 @@ pub fn harmonic_fit(notes: &[Note], chords: &[Option<chords::ChordLabel>], bar_b
     if total > 0.0 { inside / total } else { 0.0 }
 }
 
-fn distinct_per_bar(notes: &[Note], bar_beats: f64) -> f64 {
+pub(crate) fn distinct_per_bar(notes: &[Note], bar_beats: f64) -> f64 {
     let mut seen = std::collections::HashSet::new();
     for n in notes {
         seen.insert(((n.start / bar_beats).floor() as i64, n.key));
