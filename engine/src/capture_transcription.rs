@@ -4,9 +4,8 @@
 use crate::audio_io::MonoResampler;
 use crate::job::{CaptureSource, CapturedSong};
 use crate::models::Models;
-use crate::packs::TaskKind;
 use crate::stem::Note;
-use crate::transcribe::{self, MODEL_KEY, TranscribeOptions, constants::SAMPLE_RATE};
+use crate::transcribe::{self, RegistrySessions, TranscribeOptions, constants::SAMPLE_RATE};
 
 /// Transcribes `source` of the captured song into notes in beats from the song start.
 pub fn transcribe_capture(
@@ -14,6 +13,26 @@ pub fn transcribe_capture(
     song: &CapturedSong,
     source: CaptureSource,
 ) -> Result<Vec<Note>, String> {
+    let heard = transcribe_capture_seconds(models, song, source)?;
+    let to_beats = |seconds: f64| song.beat_at(song.start + (seconds * song.sample_rate).round() as i64);
+    let mut notes: Vec<Note> = heard
+        .iter()
+        .map(|n| {
+            let start = to_beats(n.start);
+            Note { start, length: (to_beats(n.end) - start).max(0.01), key: n.pitch, velocity: n.velocity().max(1) }
+        })
+        .collect();
+    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
+    Ok(notes)
+}
+
+/// Transcribes `source` of the captured song into the transcriber's notes, in seconds from the
+/// first captured sample (`song.start`).
+pub fn transcribe_capture_seconds(
+    models: &mut Models,
+    song: &CapturedSong,
+    source: CaptureSource,
+) -> Result<Vec<transcribe::Note>, String> {
     if song.regions.is_empty() {
         return Err("nothing has been captured yet: press play in your DAW so Counterpart hears the song".into());
     }
@@ -33,21 +52,9 @@ pub fn transcribe_capture(
     resampler.push(&mono, &mut |s: &[f32]| resampled.extend_from_slice(s)).map_err(|e| e.to_string())?;
     resampler.finish(&mut |s: &[f32]| resampled.extend_from_slice(s)).map_err(|e| e.to_string())?;
 
-    let registry = models.registry()?;
-    let pack = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?.name().to_string();
-    let model = registry.session(&pack, MODEL_KEY).map_err(|e| e.to_string())?;
-    let transcription = transcribe::transcribe_samples(&mut model.session, &resampled, &TranscribeOptions::default())
-        .map_err(|e| e.to_string())?;
-
-    let to_beats = |seconds: f64| song.beat_at(song.start + (seconds * song.sample_rate).round() as i64);
-    let mut notes: Vec<Note> = transcription
-        .notes
-        .iter()
-        .map(|n| {
-            let start = to_beats(n.start);
-            Note { start, length: (to_beats(n.end) - start).max(0.01), key: n.pitch, velocity: n.velocity().max(1) }
-        })
-        .collect();
-    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
-    Ok(notes)
+    let opts = TranscribeOptions::default();
+    let mut sessions = RegistrySessions::new(models.registry()?, &opts).map_err(|e| e.to_string())?;
+    let transcription =
+        transcribe::transcribe_samples_on(sessions.as_mut_slice(), &resampled, &opts).map_err(|e| e.to_string())?;
+    Ok(transcription.notes)
 }

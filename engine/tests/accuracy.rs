@@ -1,10 +1,13 @@
 //! Note-level accuracy against the known MIDI of the fixture clips (onset within 50 ms, same
-//! pitch, one-to-one), with a floor measured on the committed clips.
+//! pitch, one-to-one), with a floor measured on the committed clips, through the sessions the
+//! CLI and the worker use by default.
 
 mod common;
 
 use counterpart_engine::audio_io;
-use counterpart_engine::transcribe::{self, TranscribeOptions};
+use counterpart_engine::packs::PackRegistry;
+use counterpart_engine::runtime::SessionSettings;
+use counterpart_engine::transcribe::{self, RegistrySessions, TranscribeOptions};
 
 /// Floors measured on the committed clips (see scripts/eval_transcription.py); the port is
 /// bit-exact with the reference, so these only move when the fixtures are regenerated.
@@ -12,13 +15,16 @@ const FLOORS: [(&str, f64); 3] = [("piano_melody", 0.99), ("piano_chords", 0.80)
 
 #[test]
 fn note_f1_meets_measured_floor() {
-    let Some(mut session) = common::basic_pitch_session() else {
+    if common::basic_pitch().is_none() {
         return;
-    };
+    }
+    let mut registry = PackRegistry::discover_default(SessionSettings::default());
+    let opts = TranscribeOptions::default();
+    let mut sessions = RegistrySessions::new(&mut registry, &opts).unwrap();
     let (mut all_est, mut all_truth) = (Vec::new(), Vec::new());
     for (i, (clip, floor)) in FLOORS.iter().enumerate() {
         let (samples, _) = audio_io::load_mono(&common::fixtures().join(format!("{clip}.wav"))).unwrap();
-        let t = transcribe::transcribe_samples(&mut session, &samples, &TranscribeOptions::default()).unwrap();
+        let t = transcribe::transcribe_samples_on(sessions.as_mut_slice(), &samples, &opts).unwrap();
         let est: Vec<(f64, u8)> = t.notes.iter().map(|n| (n.start, n.pitch)).collect();
         let truth: Vec<(f64, u8)> = common::truth(clip).iter().map(|n| (n.start, n.pitch)).collect();
         let (p, r, f) = common::prf(&est, &truth, 0.05);

@@ -1,10 +1,13 @@
 //! Rust port vs the Python reference on the committed fixtures: posteriorgrams within float
-//! tolerance, notes identical (frames, pitch, amplitude, pitch bends).
+//! tolerance, notes identical (frames, pitch, amplitude, pitch bends); the default (windows run
+//! side by side on single-threaded sessions) bit-identical to one session.
 
 mod common;
 
 use counterpart_engine::audio_io;
-use counterpart_engine::transcribe::{self, TranscribeOptions};
+use counterpart_engine::packs::PackRegistry;
+use counterpart_engine::runtime::SessionSettings;
+use counterpart_engine::transcribe::{self, RegistrySessions, TranscribeOptions, sessions};
 
 /// Largest allowed |rust - python| in any posteriorgram cell.
 const PG_TOLERANCE: f32 = 1e-4;
@@ -79,4 +82,69 @@ fn file_path_matches_in_memory_path() {
     let b = transcribe::transcribe_file(&mut session, &path, &TranscribeOptions::default()).unwrap();
     assert_eq!(a.notes, b.notes);
     assert_eq!(a.posteriorgram, b.posteriorgram);
+}
+
+/// The fixtures looped to `seconds`: long enough for several rounds of windows.
+fn looped_fixtures(seconds: usize) -> Vec<f32> {
+    let mut all = Vec::new();
+    for clip in common::CLIPS {
+        all.extend(audio_io::load_mono(&common::fixtures().join(format!("{clip}.wav"))).unwrap().0);
+    }
+    all.iter().cycle().take(seconds * 22050).copied().collect()
+}
+
+#[test]
+fn sessions_side_by_side_are_bit_identical_to_one_session() {
+    let Some(pack) = common::basic_pitch() else {
+        return;
+    };
+    let mut one = common::basic_pitch_session().unwrap();
+    // 60 s: 37 windows, so every layout runs a full round of windows and a partial one.
+    let long = looped_fixtures(60);
+    let reference = transcribe::transcribe_samples(&mut one, &long, &TranscribeOptions::default()).unwrap();
+    for (n, batch) in [(2, 1), (3, 1), (2, 2)] {
+        let mut side_by_side = sessions::cpu_sessions(&pack, n).unwrap();
+        assert_eq!(side_by_side.len(), n);
+        let opts = TranscribeOptions { batch, ..Default::default() };
+        let t = transcribe::transcribe_samples_on(&mut side_by_side, &long, &opts).unwrap();
+        assert_eq!(t.posteriorgram.frames, reference.posteriorgram.frames, "{n} sessions, batch {batch}");
+        if batch == 1 {
+            assert!(t.posteriorgram == reference.posteriorgram, "{n} sessions: posteriorgram not bit-identical");
+        }
+        assert_eq!(t.notes, reference.notes, "{n} sessions, batch {batch}: notes");
+        println!("{n} sessions, batch {batch}: {} notes identical to one session", t.notes.len());
+    }
+}
+
+#[test]
+fn registry_default_matches_reference_bit_for_bit() {
+    if common::basic_pitch().is_none() {
+        return;
+    }
+    let mut registry = PackRegistry::discover_default(SessionSettings::default());
+    let opts = TranscribeOptions::default();
+    let mut sessions = RegistrySessions::new(&mut registry, &opts).unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(sessions.as_mut_slice().len(), transcribe::sessions::cpu_layout(0, cores).0);
+    for clip in common::CLIPS {
+        let path = common::fixtures().join(format!("{clip}.wav"));
+        let t = transcribe::transcribe_file_on(sessions.as_mut_slice(), &path, &opts).unwrap();
+        let reference = common::reference(clip);
+        let (onset, note, contour) = common::reference_pg(clip, reference.frames);
+        assert!(t.posteriorgram.onset == onset, "{clip}: onsets differ");
+        assert!(t.posteriorgram.note == note, "{clip}: notes differ");
+        assert!(t.posteriorgram.contour == contour, "{clip}: contours differ");
+        let key: Vec<_> =
+            t.notes.iter().map(|n| (n.start, n.end, n.pitch, n.amplitude, n.pitch_bends.clone())).collect();
+        let want: Vec<_> = reference
+            .notes
+            .iter()
+            .map(|n| (n.start, n.end, n.pitch, n.amplitude as f32, n.pitch_bends.clone()))
+            .collect();
+        assert_eq!(key, want, "{clip}: notes");
+        println!("{clip}: default layout bit-identical to the reference, {} notes", t.notes.len());
+    }
+    // The one-session layout stays available and is the registry's own session.
+    let one = RegistrySessions::new(&mut registry, &TranscribeOptions { sessions: 1, ..Default::default() }).unwrap();
+    assert!(matches!(one, RegistrySessions::Shared(_)));
 }
