@@ -9,6 +9,22 @@ use crate::stem::Note;
 
 /// Ticks per quarter note in the files we write.
 const TICKS_PER_BEAT: u16 = 480;
+/// The General MIDI percussion channel (10, zero-based 9).
+pub const DRUM_CHANNEL: u8 = 9;
+
+/// A MIDI file's notes split into pitched notes and drums (channel 10), with its first tempo and
+/// first program change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MidiParts {
+    /// Notes on every channel but 10, sorted by start.
+    pub pitched: Vec<Note>,
+    /// Notes on channel 10 (General MIDI drum keys), sorted by start.
+    pub drums: Vec<Note>,
+    /// The first tempo in BPM, if the file sets one.
+    pub tempo: Option<f64>,
+    /// The first program change outside channel 10, if any.
+    pub program: Option<u8>,
+}
 
 /// The notes of a MIDI file, merged over tracks and channels, sorted by start, and the file's
 /// first tempo if it has one.
@@ -19,12 +35,32 @@ pub fn read_midi(path: &Path) -> Result<(Vec<Note>, Option<f64>), String> {
 
 /// Parses MIDI file bytes; see [`read_midi`].
 pub fn parse_midi(bytes: &[u8]) -> Result<(Vec<Note>, Option<f64>), String> {
+    let parts = parse_midi_parts(bytes)?;
+    let mut notes = parts.pitched;
+    notes.extend(parts.drums);
+    sort_notes(&mut notes);
+    Ok((notes, parts.tempo))
+}
+
+/// A MIDI file's notes with drums kept apart; see [`MidiParts`].
+pub fn read_midi_parts(path: &Path) -> Result<MidiParts, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
+    parse_midi_parts(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Sorts by start, then key.
+fn sort_notes(notes: &mut [Note]) {
+    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
+}
+
+/// Parses MIDI file bytes; see [`read_midi_parts`].
+pub fn parse_midi_parts(bytes: &[u8]) -> Result<MidiParts, String> {
     let smf = Smf::parse(bytes).map_err(|e| format!("not a valid MIDI file ({e})"))?;
     let ticks_per_beat = match smf.header.timing {
         Timing::Metrical(t) if t.as_int() > 0 => t.as_int() as f64,
         _ => return Err("MIDI files timed in SMPTE frames are not supported; export with bars and beats".into()),
     };
-    let mut notes = Vec::new();
+    let mut parts = MidiParts::default();
     let mut tempo = None;
     for track in &smf.tracks {
         let mut tick: u64 = 0;
@@ -42,6 +78,7 @@ pub fn parse_midi(bytes: &[u8]) -> Result<(Vec<Note>, Option<f64>), String> {
                             let starts = open.entry((ch, key.as_int())).or_default();
                             if !starts.is_empty() {
                                 let (start, velocity) = starts.remove(0);
+                                let notes = if ch == DRUM_CHANNEL { &mut parts.drums } else { &mut parts.pitched };
                                 notes.push(Note {
                                     start: start as f64 / ticks_per_beat,
                                     length: (tick - start) as f64 / ticks_per_beat,
@@ -49,6 +86,9 @@ pub fn parse_midi(bytes: &[u8]) -> Result<(Vec<Note>, Option<f64>), String> {
                                     velocity,
                                 });
                             }
+                        }
+                        MidiMessage::ProgramChange { program } if ch != DRUM_CHANNEL && parts.program.is_none() => {
+                            parts.program = Some(program.as_int());
                         }
                         _ => {}
                     }
@@ -60,8 +100,10 @@ pub fn parse_midi(bytes: &[u8]) -> Result<(Vec<Note>, Option<f64>), String> {
             }
         }
     }
-    notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
-    Ok((notes, tempo))
+    sort_notes(&mut parts.pitched);
+    sort_notes(&mut parts.drums);
+    parts.tempo = tempo;
+    Ok(parts)
 }
 
 /// Encodes notes as a single-track standard MIDI file at `tempo` BPM on `channel`, with a
@@ -117,6 +159,16 @@ mod tests {
         let (back, tempo) = parse_midi(&bytes).unwrap();
         assert_eq!(back, notes);
         assert!((tempo.unwrap() - 97.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn drums_on_channel_10_come_apart_from_pitched_notes() {
+        let kick = Note { start: 0.0, length: 0.25, key: 36, velocity: 100 };
+        let bass = Note { start: 0.0, length: 1.0, key: 36, velocity: 90 };
+        let drums = parse_midi_parts(&encode_midi(&[kick], 120.0, DRUM_CHANNEL, None)).unwrap();
+        assert_eq!((drums.drums.as_slice(), drums.pitched.len(), drums.program), (&[kick][..], 0, None));
+        let pitched = parse_midi_parts(&encode_midi(&[bass], 120.0, 0, Some(33))).unwrap();
+        assert_eq!((pitched.pitched.as_slice(), pitched.drums.len(), pitched.program), (&[bass][..], 0, Some(33)));
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub const DEFAULT_SOUNDFONT: &str = "FluidR3_GM.sf2";
 const SYSTEM_SOUNDFONTS: &str = "/usr/share/sounds/sf2";
 /// The General MIDI percussion channel (10, zero-based 9).
 const DRUM_CHANNEL: i32 = 9;
+/// Hi-hat keys (closed, pedal, open). `rustysynth` 1.3.8 plays FluidR3's standard-kit hi-hats
+/// (exclusive class 1) as silence, so they are rendered from the kit that sounds: the TR-808.
+const HAT_KEYS: [u8; 3] = [42, 44, 46];
+/// Drum-kit program (bank 128) the hi-hats are rendered with: FluidR3's "TR-808".
+const HAT_KIT: i32 = 25;
 /// Frames rendered per synthesizer call between events.
 const CHUNK: usize = 1024;
 
@@ -66,8 +71,9 @@ impl Renderer {
         &self.source
     }
 
-    /// Renders `notes` (beats) at `tempo` with General MIDI `program`, or the drum kit when
-    /// `None`. The audio starts at beat `origin` and runs `tail_seconds` past the last note-off.
+    /// Renders `notes` (beats) at `tempo` with General MIDI `program`, or the drum kit (channel
+    /// 10, bank 128) when `None`. The audio starts at beat `origin` and runs `tail_seconds` past
+    /// the last note-off.
     pub fn render(
         &self,
         notes: &[Note],
@@ -77,17 +83,41 @@ impl Renderer {
         sample_rate: u32,
         tail_seconds: f64,
     ) -> Result<StereoAudio, String> {
+        let Some(program) = program else {
+            let (hats, kit): (Vec<Note>, Vec<Note>) = notes.iter().partition(|n| HAT_KEYS.contains(&n.key));
+            let kit = self.render_channel(&kit, DRUM_CHANNEL, 0, origin, tempo, sample_rate, tail_seconds)?;
+            if hats.is_empty() {
+                return Ok(kit);
+            }
+            let hats = self.render_channel(&hats, DRUM_CHANNEL, HAT_KIT, origin, tempo, sample_rate, tail_seconds)?;
+            let frames = kit.frames().max(hats.frames());
+            let at = |v: &[f32], i: usize| v.get(i).copied().unwrap_or(0.0);
+            return Ok(StereoAudio {
+                sample_rate,
+                left: (0..frames).map(|i| at(&kit.left, i) + at(&hats.left, i)).collect(),
+                right: (0..frames).map(|i| at(&kit.right, i) + at(&hats.right, i)).collect(),
+            });
+        };
+        self.render_channel(notes, 0, i32::from(program.min(127)), origin, tempo, sample_rate, tail_seconds)
+    }
+
+    /// Renders `notes` on one synthesizer `channel` with `program` (a kit number on channel 10).
+    #[allow(clippy::too_many_arguments)]
+    fn render_channel(
+        &self,
+        notes: &[Note],
+        channel: i32,
+        program: i32,
+        origin: f64,
+        tempo: f64,
+        sample_rate: u32,
+        tail_seconds: f64,
+    ) -> Result<StereoAudio, String> {
         let mut settings = SynthesizerSettings::new(sample_rate as i32);
         settings.enable_reverb_and_chorus = true;
         let mut synth =
             Synthesizer::new(&self.font, &settings).map_err(|e| format!("cannot start the synthesizer: {e:?}"))?;
-        let channel = match program {
-            Some(program) => {
-                synth.process_midi_message(0, 0xC0, program.min(127) as i32, 0);
-                0
-            }
-            None => DRUM_CHANNEL,
-        };
+        synth.process_midi_message(channel, 0xC0, program, 0);
         let samples_per_beat = sample_rate as f64 * 60.0 / tempo.max(1.0);
         let at = |beat: f64| ((beat - origin).max(0.0) * samples_per_beat).round() as usize;
         // (sample, is_on, key, velocity): offs before ons at the same sample.

@@ -181,6 +181,8 @@ fn chorale_chords_and_keys_meet_measured_floors() {
         let bar_len = 60.0 / c.tempo * beats as f64;
         let true_key = parse_key(&c.key).unwrap();
         let est_key = parse_key(&a.key.name).unwrap_or((0, false));
+        // A chorale's key is plain: the analysis must not call it unclear.
+        assert!(a.key.is_clear(), "{}: key {:?} called unclear", c.id, a.key);
         let base_key = key_baseline(&t.notes);
 
         let mut tally = Tally { bars: c.chords.len(), ..Default::default() };

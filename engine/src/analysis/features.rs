@@ -7,6 +7,8 @@ use crate::transcribe::Note;
 
 /// Steps in the onset pattern (16ths of a 4/4 bar; bars in other meters are split in 16 too).
 pub const STEPS: usize = 16;
+/// Longest polyphony grid: four hours of 10 ms frames.
+const MAX_FRAMES: usize = 100 * 60 * 60 * 4;
 
 /// Summary of one track's notes.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -49,9 +51,10 @@ pub fn track_features(notes: &[Note], grid: &BeatGrid) -> TrackFeatures {
     let span = (last - first.min(last)).max(1e-3);
     f.notes_per_second = (notes.len() as f64 / span) as f32;
     f.velocity_mean = notes.iter().map(|n| n.velocity() as f32).sum::<f32>() / notes.len() as f32;
-    // Polyphony: total sounding time over the time anything sounds (10 ms grid).
-    let frames = (span * 100.0).ceil() as usize + 1;
-    let mut count = vec![0u16; frames.min(100 * 60 * 60 * 4)];
+    // Polyphony: total sounding time over the time anything sounds (10 ms grid, at most 4 hours;
+    // the cap comes before the `+ 1` so an absurd span cannot overflow).
+    let frames = (span * 100.0).ceil().min(MAX_FRAMES as f64) as usize + 1;
+    let mut count = vec![0u16; frames];
     for n in notes {
         let a = ((n.start - first) * 100.0) as usize;
         let b = (((n.end - first) * 100.0) as usize).min(count.len());

@@ -74,15 +74,31 @@ pub struct Analysis {
     pub features: TrackFeatures,
     /// The notes.
     pub notes: Vec<NoteOut>,
+    /// What the analysis ignored or could not tell: notes with broken times, an unclear key.
+    pub warnings: Vec<String>,
 }
 
-/// Runs every analysis step over the notes of a clip of `duration` seconds.
+/// Runs every analysis step over the notes of a clip of `duration` seconds. Notes whose start or
+/// end is not a finite time are left out (and counted in `warnings`); the song's bars end with the
+/// last bar that has music in it (see [`song_bars`]).
 pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis {
+    let (notes, dropped) = finite_notes(notes);
+    let notes = &notes[..];
     let grid = tempo::beat_grid(notes, duration, opts.tempo, opts.meter);
     let key = key::estimate(notes);
+    let mut warnings = Vec::new();
+    if dropped > 0 {
+        warnings.push(format!("{dropped} note(s) with an infinite or undefined start or end time were ignored"));
+    }
+    if !notes.is_empty() && !key.is_clear() {
+        warnings.push(key::unclear_warning(&key));
+    }
     let flats = key.prefers_flats();
-    let bars: Vec<Bar> = grid
-        .bars()
+    let spans: Vec<(f64, f64)> = grid.bars().collect();
+    let spans = &spans[..song_bars(notes, &spans)];
+    let bars: Vec<Bar> = spans
+        .iter()
+        .copied()
         .enumerate()
         .map(|(index, (start, end))| {
             let label = chords::label_bar(notes, start, end, grid.meter.beats as usize);
@@ -102,7 +118,7 @@ pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis
         duration,
         tempo: grid.tempo_out(),
         beats: grid.beats.clone(),
-        downbeats: grid.downbeats(),
+        downbeats: spans.iter().map(|b| b.0).collect(),
         key,
         chords: bars.iter().map(|b| b.chord.clone()).collect(),
         bars,
@@ -117,7 +133,38 @@ pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis
                 start_beat: grid.beat_position(n.start),
             })
             .collect(),
+        warnings,
     }
+}
+
+/// The notes whose start and end are finite times, and how many were not.
+pub fn finite_notes(notes: &[Note]) -> (Vec<Note>, usize) {
+    let kept: Vec<Note> = notes.iter().filter(|n| n.start.is_finite() && n.end.is_finite()).cloned().collect();
+    let dropped = notes.len() - kept.len();
+    (kept, dropped)
+}
+
+/// How many of `bars` (start, end seconds, in order) the song has: up to the last bar in which a
+/// note starts (lasting an eighth of the bar or more: the transcriber hears short blips in an
+/// organ's or a reverb's release) or notes sound for most of it, so the release tail of the last
+/// chord adds no bar. At least one when there are bars.
+pub fn song_bars(notes: &[Note], bars: &[(f64, f64)]) -> usize {
+    let counts = |&(start, end): &(f64, f64)| {
+        let shortest = (end - start) / 8.0;
+        if notes.iter().any(|n| n.start >= start && n.start < end && n.end - n.start >= shortest) {
+            return true;
+        }
+        let mut sounding: Vec<(f64, f64)> =
+            notes.iter().map(|n| (n.start.max(start), n.end.min(end))).filter(|(a, b)| b > a).collect();
+        sounding.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut covered, mut reach) = (0.0, start);
+        for (a, b) in sounding {
+            covered += (b - a.max(reach)).max(0.0);
+            reach = reach.max(b);
+        }
+        covered > 0.5 * (end - start)
+    };
+    bars.iter().rposition(counts).map_or(bars.len().min(1), |last| last + 1)
 }
 
 /// Pitch-class names with sharps.

@@ -13,6 +13,8 @@ const ENV_RATE: f64 = 100.0;
 const BPM_RANGE: (f64, f64) = (60.0, 200.0);
 /// Downbeat bonus for the beat of the first onset, as a share of the best beat's onset score.
 const START_BONUS: f64 = 0.35;
+/// Longest clip the grid covers (four hours); a longer or absurd duration is cut to it.
+const MAX_SECONDS: f64 = 60.0 * 60.0 * 4.0;
 
 /// A time signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,7 +106,9 @@ impl BeatGrid {
 
 /// Builds the grid: the given or estimated tempo, best phase, best downbeat.
 pub fn beat_grid(notes: &[Note], duration: f64, tempo: Option<f64>, meter: Meter) -> BeatGrid {
-    let duration = if duration.is_finite() { duration.max(0.0) } else { 0.0 };
+    // The grid covers the clip and every note in it, whatever duration a caller gave.
+    let last_end = notes.iter().map(|n| n.end).filter(|e| e.is_finite()).fold(0.0, f64::max);
+    let duration = if duration.is_finite() { duration } else { 0.0 }.max(last_end).clamp(0.0, MAX_SECONDS);
     let env = onset_envelope(notes, duration);
     let (bpm, estimated) = match tempo.filter(|t| t.is_finite() && *t > 0.0) {
         Some(t) => (t.clamp(20.0, 400.0), false),
@@ -143,8 +147,8 @@ pub fn beat_grid(notes: &[Note], duration: f64, tempo: Option<f64>, meter: Meter
 
 /// Onset strength per 10 ms frame: velocity-weighted note starts.
 fn onset_envelope(notes: &[Note], duration: f64) -> Vec<f32> {
-    let n = (duration * ENV_RATE).ceil() as usize + 1;
-    let mut env = vec![0.0f32; n.min(100 * 60 * 60 * 4)];
+    let n = (duration * ENV_RATE).ceil().min(MAX_SECONDS * ENV_RATE) as usize + 1;
+    let mut env = vec![0.0f32; n];
     for note in notes {
         let i = (note.start * ENV_RATE).round();
         if i >= 0.0 && (i as usize) < env.len() {

@@ -9,8 +9,12 @@
 //! `scripts/arranger/` (results in `scripts/arranger/RESULTS.md`).
 
 pub mod config;
+pub mod drums;
 pub mod gibbs;
+pub mod names;
+pub mod rhythm;
 pub mod roll;
+pub mod voicing;
 
 use std::ops::Range;
 
@@ -44,8 +48,8 @@ impl From<&crate::analysis::chords::ChordLabel> for Chord {
     }
 }
 
-/// The key the music is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The key the music is in (default C major).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KeySig {
     /// Tonic pitch class, C = 0.
     pub tonic: u8,

@@ -1,12 +1,12 @@
 //! `counterpart`: the headless CLI.
 //!
 //! ```text
-//! counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--provider cpu|cuda|coreml|directml] [--no-bends]
+//! counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--sessions N] [--provider cpu|cuda|coreml|directml] [--no-bends]
 //! counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
 //! counterpart plan --prompt "<text>" [--bars N] [--markers "verse=1-8,chorus=9-16"] [--json]
 //! counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
-//! counterpart edit --input <audio> --instruction "remove the vocals" --out <dir> [--provider ...]
-//! counterpart generate --context <audio>... --prompt "<text>" [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
+//! counterpart edit --input <audio> --instruction "remove the drums" [--tempo BPM] [--seed S] --out <dir> [--provider ...]
+//! counterpart generate [--context <audio>]... [--context-midi song.mid] --prompt "<text>" [--key "D minor"] [--chords "Am F C G"] [--from take.mid] [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
 //! counterpart doctor      (runtime and model pack status)
 //! ```
 
@@ -20,7 +20,6 @@ use counterpart_engine::packs::PackRegistry;
 use counterpart_engine::plan::{self, Embedder, SongContext};
 use counterpart_engine::render::Renderer;
 use counterpart_engine::runtime::{self, ExecutionProvider, SessionSettings};
-use counterpart_engine::stem::StereoAudio;
 use counterpart_engine::transcribe::{self, TranscribeOptions, midi_out};
 use counterpart_engine::{midi, wav};
 
@@ -61,6 +60,18 @@ impl Args {
     fn has(&self, name: &str) -> bool {
         self.options.iter().any(|(n, _)| n == name)
     }
+
+    /// `--tempo BPM`, if given: a positive finite number.
+    fn tempo(&self) -> Result<Option<f64>, String> {
+        self.get("tempo")
+            .map(|t| {
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|t| t.is_finite() && *t > 0.0)
+                    .ok_or(format!("--tempo wants BPM, got `{t}`"))
+            })
+            .transpose()
+    }
 }
 
 fn main() -> ExitCode {
@@ -86,15 +97,18 @@ fn main() -> ExitCode {
 
 /// Usage text.
 const USAGE: &str = "usage:
-  counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--provider cpu|cuda|coreml|directml] [--no-bends]
+  counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--sessions N] [--provider cpu|cuda|coreml|directml] [--no-bends]
   counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
   counterpart plan --prompt \"<text>\" [--bars N] [--markers \"verse=1-8,chorus=9-16\"] [--json]
   counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
-  counterpart edit --input <audio> --instruction \"remove the vocals\" --out <dir> [--provider cpu|cuda|coreml|directml]
-  counterpart generate --context <audio>... --prompt \"<text>\" [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
+  counterpart edit --input <audio> --instruction \"remove the drums\" [--tempo BPM] [--seed S] --out <dir> [--provider cpu|cuda|coreml|directml]
+  counterpart generate [--context <audio>]... [--context-midi song.mid] --prompt \"<text>\" [--key \"D minor\"] [--chords \"Am F C G\"] [--from take.mid] [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
   counterpart doctor";
 
 /// `counterpart generate`: a new stem against the context, as MIDI, audio and a mix per take.
+/// `--context-midi` reads the context's notes from MIDI instead of transcribing; `--key` and
+/// `--chords` (one per bar, repeating) replace the analysed ones; `--from` takes an earlier take
+/// to regenerate ("regenerate bars 3-4") or vary ("vary this take"), keeping its notes outside.
 fn generate_cmd(args: &Args) -> Result<(), String> {
     let contexts: Vec<PathBuf> = args
         .options
@@ -109,34 +123,42 @@ fn generate_cmd(args: &Args) -> Result<(), String> {
     };
     let takes = parse("takes").transpose()?.unwrap_or(3).clamp(1, 16) as usize;
     let seed = parse("seed").transpose()?.unwrap_or(1);
-    let tempo = match args.get("tempo") {
-        Some(t) => Some(
-            t.parse::<f64>()
-                .ok()
-                .filter(|t| t.is_finite() && *t > 0.0)
-                .ok_or(format!("--tempo wants BPM, got `{t}`"))?,
-        ),
-        None => None,
-    };
+    let tempo = args.tempo()?;
     let meter = match args.get("meter") {
         Some(m) => m.parse()?,
         None => Default::default(),
     };
-    let opts = generate::GenerateOptions { contexts, prompt, tempo, meter, takes, seed, out: out.clone() };
+    let key = args.get("key").map(counterpart_engine::arrange::KeySig::parse).transpose()?;
+    let chords =
+        args.get("chords").map(counterpart_engine::arrange::Chord::parse_list).transpose()?.unwrap_or_default();
+    let opts = generate::GenerateOptions {
+        contexts,
+        context_midi: args.get("context-midi").map(PathBuf::from),
+        key,
+        chords,
+        from: args.get("from").map(PathBuf::from),
+        prompt,
+        tempo,
+        meter,
+        takes,
+        seed,
+        out: out.clone(),
+    };
     let started = Instant::now();
     let mut reg = registry(args)?;
     let report =
         generate::generate(&mut reg, &opts, |step| eprintln!("[{:5.1} s] {step}", started.elapsed().as_secs_f64()))?;
     for take in &report.takes {
+        let fit = if take.harmonic_fit.is_nan() { "-".into() } else { format!("{:.2}", take.harmonic_fit) };
         eprintln!(
-            "take seed {}: {} notes, harmonic fit {:.2}, {:.1} notes/bar -> {}",
+            "take seed {}: {} notes, harmonic fit {fit}, {:.1} notes/bar -> {}",
             take.seed,
             take.notes,
-            take.harmonic_fit,
             take.notes_per_bar,
             take.midi.display()
         );
     }
+    eprintln!("{} ({}): {}", report.role, report.edit, report.method);
     eprintln!("report -> {}", out.join("report.json").display());
     Ok(())
 }
@@ -192,6 +214,9 @@ fn transcribe_options(args: &Args) -> Result<TranscribeOptions, String> {
     let mut opts = TranscribeOptions::default();
     if let Some(b) = args.get("batch") {
         opts.batch = b.parse().map_err(|_| format!("--batch wants a number, got `{b}`"))?;
+    }
+    if let Some(n) = args.get("sessions") {
+        opts.sessions = n.parse().map_err(|_| format!("--sessions wants a number (0: one per core), got `{n}`"))?;
     }
     opts.params.pitch_bends = !args.has("no-bends");
     Ok(opts)
@@ -320,88 +345,37 @@ fn doctor() -> Result<(), String> {
     Ok(())
 }
 
-/// `counterpart edit --input <audio> --instruction "<text>" --out <dir>`: instruction editing of
-/// audio. So far the vocals only: "remove the vocals" / "extract the vocals" separate them with
-/// the separator pack and write `extracted.wav` (the named part), `remainder.wav` (exactly the
-/// input minus it) and `report.json`.
+/// `counterpart edit --input <audio> --instruction "<text>" [--tempo BPM] [--seed S] --out <dir>`:
+/// instruction editing of audio. The planner reads the instruction (remove / extract / keep only /
+/// make the X quieter or louder / replace); the part is separated by the method for its role
+/// (vocals: Spleeter; drums: HPSS with onsets; bass: score-informed masks) and `extracted.wav`,
+/// `remainder.wav` (exactly the input minus it), the result and `report.json` are written.
 fn edit_cmd(args: &Args) -> Result<(), String> {
-    use counterpart_engine::packs::TaskKind;
-    use counterpart_engine::plan::{Action, Role};
-    use counterpart_engine::separate;
+    use counterpart_engine::separate::edit::{self, EditOptions};
 
     let input = args.get("input").ok_or("edit needs --input <audio file>")?;
     let instruction = args.get("instruction").ok_or("edit needs --instruction \"<text>\"")?;
     let out = PathBuf::from(args.get("out").ok_or("edit needs --out <folder>")?);
+    let tempo = args.tempo()?;
+    let seed = match args.get("seed") {
+        Some(s) => s.parse::<u64>().map_err(|_| format!("--seed wants a whole number, got `{s}`"))?,
+        None => 1,
+    };
     let started = Instant::now();
     let mut reg = registry(args)?;
     let mut embedder = Embedder::from_registry(&reg, &SessionSettings::default()).map_err(|e| e.to_string())?;
     let job = plan::plan(instruction, &SongContext::default(), &mut embedder);
-    // The planner knows "remove"/"extract"; phrasings it does not ("keep only the vocals", "take
-    // the vocals out") leave it without an action, so read the named role and a few cues here.
-    let words: Vec<String> =
-        instruction.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-    let has = |cues: &[&str]| words.iter().any(|w| cues.contains(&w.as_str()));
-    let action = match job.action {
-        Some(a @ (Action::Remove | Action::Extract)) => a,
-        _ if has(&["only", "solo", "isolate", "isolated", "acapella", "capella"]) => Action::Extract,
-        _ if has(&["out", "without", "minus", "remove", "no"]) => Action::Remove,
-        _ => {
-            return Err(format!(
-                "`{instruction}` does not ask to remove or extract a part; try \"remove the vocals\" or \"extract the vocals\""
-            ));
-        }
-    };
-    let named = job.understood.iter().find_map(|u| u.meaning.strip_prefix("role ").map(str::to_string));
-    let role = match (job.action, job.role) {
-        (Some(Action::Remove | Action::Extract), Some(r)) => r.name().to_string(),
-        _ => named.ok_or_else(|| format!("`{instruction}` does not name a part (e.g. \"the vocals\")"))?,
-    };
-    if role != Role::Vocals.name() {
-        return Err(format!(
-            "{} the {role}: not yet supported; only the vocals can be separated so far",
-            action.name()
-        ));
-    }
-    let pack = reg.find(TaskKind::Separator).map_err(|e| e.to_string())?.manifest.clone();
-    let setup = started.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let audio = separate::decode::load_stereo(std::path::Path::new(input))?;
-    let decode = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let (vocals, _) = separate::separate_vocals(&mut reg, &audio)?;
-    let separation = t.elapsed().as_secs_f64();
-    let remainder = minus(&audio, &vocals);
-    let t = Instant::now();
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    wav::write_wav(&out.join("extracted.wav"), &vocals)?;
-    wav::write_wav(&out.join("remainder.wav"), &remainder)?;
-    let write = t.elapsed().as_secs_f64();
-    let result = if action == Action::Extract { "extracted.wav" } else { "remainder.wav" };
-    let report = serde_json::json!({
-        "instruction": instruction,
-        "job": { "action": action.name(), "role": role, "planned": job },
-        "result": result,
-        "files": { "extracted": "extracted.wav", "remainder": "remainder.wav" },
-        "method": "Spleeter 2stems U-Net ratio mask on the STFT (Hann 4096, hop 1024, 44.1 kHz); extracted = vocals stem (no energy above 11 kHz); remainder = input - extracted, sample by sample",
-        "model": { "pack": pack.name, "version": pack.version, "license": pack.license },
-        "audio": { "path": input, "sample_rate": audio.sample_rate, "seconds": audio.seconds() },
-        "timings_s": { "setup": setup, "decode": decode, "separate": separation, "write": write },
-        "separate_s_per_audio_minute": separation / audio.seconds().max(1e-9) * 60.0,
-    });
-    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(out.join("report.json"), text).map_err(|e| format!("{}: {e}", out.display()))?;
+    let opts = EditOptions { input: input.into(), instruction: instruction.to_string(), tempo, out: out.clone(), seed };
+    let report =
+        edit::run(&mut reg, &job, &opts, |step| eprintln!("[{:5.1} s] {step}", started.elapsed().as_secs_f64()))?;
     eprintln!(
-        "{} the {role}: {:.1} s of audio separated in {separation:.1} s -> {} (result: {result})",
-        action.name(),
-        audio.seconds(),
-        out.display()
+        "{} the {}: {:.1} s of audio separated in {:.1} s -> {} (result: {})",
+        report["job"]["edit"]["action"],
+        report["job"]["edit"]["role"].as_str().unwrap_or("?"),
+        report["audio"]["seconds"].as_f64().unwrap_or(0.0),
+        report["timings_s"]["separate"].as_f64().unwrap_or(0.0),
+        out.display(),
+        report["result"].as_str().unwrap_or("?"),
     );
     Ok(())
-}
-
-/// `a - b` sample by sample, at `a`'s rate and length (so `b + (a - b)` gives `a` back).
-fn minus(a: &StereoAudio, b: &StereoAudio) -> StereoAudio {
-    let sub = |x: &[f32], y: &[f32]| x.iter().enumerate().map(|(i, v)| v - y.get(i).copied().unwrap_or(0.0)).collect();
-    StereoAudio { sample_rate: a.sample_rate, left: sub(&a.left, &b.left), right: sub(&a.right, &b.right) }
 }

@@ -32,6 +32,12 @@ const SPAN_MARGIN: f32 = 0.03;
 const MAX_UNPARSED: usize = 100;
 /// Words that ask for a fresh take when no action verb is given.
 const REGENERATE_CUES: &[&str] = &["again", "another", "new", "different", "fresh"];
+/// Words that, with a part and no action verb, ask for the part alone ("keep only the drums").
+const EXTRACT_CUES: &[&str] = &["only", "just", "alone", "acapella", "cappella"];
+/// Words that, with a part and no action verb, ask for the song without it ("the song without drums").
+const REMOVE_CUES: &[&str] = &["without", "minus", "except"];
+/// Verbs that mean "remove" with "out" after the part ("take the vocals out").
+const SPLIT_REMOVE_VERBS: &[&str] = &["take", "cut", "leave"];
 /// Words after which the replacement part follows ("replace X with Y").
 const REPLACE_PIVOTS: &[&str] = &["with", "for", "by", "to", "into"];
 
@@ -97,6 +103,8 @@ pub struct PlannedJob {
     pub density: i8,
     /// -1 lower, 0 unchanged, +1 higher.
     pub register: i8,
+    /// -1 quieter, 0 unchanged, +1 louder: a gain change on the existing (separated) part.
+    pub level: i8,
     /// Articulations asked for ("legato", "staccato", ...).
     pub articulation: Vec<String>,
     /// Style and mood words ("funk", "dark", ...).
@@ -132,7 +140,11 @@ impl PlannedJob {
             (Some([a, b]), None) => format!("bars {a}-{b}"),
             (None, _) => "whole song".to_string(),
         });
-        let words = [(self.density, "sparser", "busier"), (self.register, "lower", "higher")];
+        let words = [
+            (self.density, "sparser", "busier"),
+            (self.register, "lower", "higher"),
+            (self.level, "quieter", "louder"),
+        ];
         parts.extend(
             words.iter().filter(|(v, ..)| *v != 0).map(|&(v, less, more)| if v < 0 { less } else { more }.into()),
         );
@@ -151,6 +163,7 @@ impl PlannedJob {
             section: None,
             density: 0,
             register: 0,
+            level: 0,
             articulation: Vec::new(),
             style: Vec::new(),
             replaces: None,
@@ -180,6 +193,13 @@ pub fn plan(prompt: &str, song: &SongContext, embedder: &mut dyn Embed) -> Plann
     job.corrections.retain(|c| seen.insert(c.clone()));
     let bar_specs = grammar::find_bars(&mut tokens);
     let matches = match_phrases(&mut tokens, embedder, &mut job);
+    for m in matches.iter().filter(|m| m.score < 1.0 && matches!(m.meaning(), Meaning::Part { .. })) {
+        let meaning = m.meaning().describe();
+        job.warnings.push(format!(
+            "\"{}\" is not a name the planner knows; read as {meaning} (similarity {:.2})",
+            m.words, m.score
+        ));
+    }
     resolve_parts_and_action(&tokens, &matches, &mut job);
     resolve_attributes(&tokens, &matches, &mut job);
     resolve_bars(&bar_specs, song, &mut job);
@@ -326,7 +346,7 @@ fn match_phrases(tokens: &mut [Token], embedder: &mut dyn Embed, job: &mut Plann
         .zip(&bests)
         .enumerate()
         .filter_map(|(k, (_, b))| b.map(|(c, sc)| (k, c, sc)))
-        .filter(|&(_, c, sc)| sc >= 1.0 || sc >= CONCEPTS[c].meaning.threshold())
+        .filter(|&(k, c, sc)| sc >= 1.0 || (sc >= CONCEPTS[c].meaning.threshold() && begins_like(&spans[k], c)))
         .collect();
     candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(spans[b.0].words.cmp(&spans[a.0].words)).then(a.0.cmp(&b.0)));
     let mut matches: Vec<Match> = Vec::new();
@@ -341,6 +361,24 @@ fn match_phrases(tokens: &mut [Token], embedder: &mut dyn Embed, job: &mut Plann
     }
     matches.sort_by_key(|m| m.start);
     matches
+}
+
+/// Shortest shared beginning that ties a single unknown word to a part's name ("glock" to
+/// "glockenspiel", "synth" to "synth bass"); a shorter name must be shared whole ("sax").
+const PART_STEM: usize = 4;
+
+/// Whether a phrase matched to `concept` by meaning alone may stand: a part named by one unknown
+/// word must also begin like one of the part's names, so an invented word that merely sounds like
+/// an instrument ("zanzithophone", near "xylophone") is left unparsed instead of guessed.
+fn begins_like(span: &Span, concept: usize) -> bool {
+    if span.words > 1 || !matches!(CONCEPTS[concept].meaning, Meaning::Part { .. }) {
+        return true;
+    }
+    CONCEPTS[concept].prototypes.iter().flat_map(|p| p.split([' ', '-'])).any(|name| {
+        let shared = span.text.chars().zip(name.chars()).take_while(|(a, b)| a == b).count();
+        let len = name.chars().count();
+        len >= 3 && shared >= PART_STEM.min(len)
+    })
 }
 
 /// Best concept and cosine similarity for each text (None when the prototypes are all far).
@@ -436,7 +474,8 @@ fn resolve_parts_and_action(tokens: &[Token], matches: &[Match], job: &mut Plann
         matches.iter().filter_map(|m| if let Meaning::Action(a) = m.meaning() { Some((m, a)) } else { None }).collect();
     // Relative words ("busier", "higher") change an existing part; descriptive ones ("staccato",
     // "funky") describe a new part unless the prompt says "make".
-    let relative = matches.iter().any(|m| matches!(m.meaning(), Meaning::Density(_) | Meaning::Register(_)));
+    let relative =
+        matches.iter().any(|m| matches!(m.meaning(), Meaning::Density(_) | Meaning::Register(_) | Meaning::Level(_)));
     let descriptive = matches.iter().any(|m| matches!(m.meaning(), Meaning::Articulation(_) | Meaning::Style(_)));
     let says_make = tokens.iter().any(|t| matches!(t.text.as_str(), "make" | "makes" | "making"));
     let has_attributes = relative || (descriptive && says_make);
@@ -470,8 +509,12 @@ fn resolve_parts_and_action(tokens: &[Token], matches: &[Match], job: &mut Plann
         action = Some(Action::Replace);
     }
     if action.is_none() {
-        let cue = tokens.iter().any(|t| REGENERATE_CUES.contains(&t.text.as_str()));
-        action = if cue && !parts.is_empty() {
+        let cue = |cues: &[&str]| tokens.iter().any(|t| cues.contains(&t.text.as_str()));
+        action = if cue(EXTRACT_CUES) && !parts.is_empty() {
+            Some(Action::Extract)
+        } else if (cue(REMOVE_CUES) || (cue(&["out"]) && cue(SPLIT_REMOVE_VERBS))) && !parts.is_empty() {
+            Some(Action::Remove)
+        } else if cue(REGENERATE_CUES) && !parts.is_empty() {
             Some(Action::Regenerate)
         } else if (has_attributes && !introduces_new_part(tokens, &parts)) || (descriptive && parts.is_empty()) {
             Some(Action::Vary)
@@ -486,6 +529,8 @@ fn resolve_parts_and_action(tokens: &[Token], matches: &[Match], job: &mut Plann
         (Some(Action::Replace), _, Some(q)) if parts.len() >= 2 => parts.iter().partition(|m| m.start > q),
         (Some(Action::Replace), Some(p), _) => parts.iter().partition(|m| m.start < p),
         (Some(Action::Replace), None, _) if parts.len() >= 2 => (vec![parts[0]], parts[1..].to_vec()),
+        // "replace the bass with something busier": a new part of the same kind.
+        (Some(Action::Replace), None, _) => (parts.clone(), parts.clone()),
         _ => (Vec::new(), parts.clone()),
     };
     if action == Some(Action::Replace) {
@@ -499,7 +544,10 @@ fn resolve_parts_and_action(tokens: &[Token], matches: &[Match], job: &mut Plann
     }
     let creates = matches!(action, Some(Action::Add | Action::Replace));
     if let Some(mut target) = combine(&new, creates, &mut job.warnings) {
-        if target.role == Role::Vocals && !matches!(action, Some(Action::Remove | Action::Extract)) {
+        let level = matches.iter().any(|m| matches!(m.meaning(), Meaning::Level(_)));
+        let edits_audio =
+            matches!(action, Some(Action::Remove | Action::Extract)) || (level && action == Some(Action::Vary));
+        if target.role == Role::Vocals && !edits_audio {
             job.warnings
                 .push("vocals can only be removed or extracted, not written; planned a choir melody instead".into());
             target = PartRef { role: Role::Melody, instrument: Some("Choir Aahs".into()), program: Some(52) };
@@ -579,13 +627,14 @@ fn gm_name(program: u8) -> String {
 /// Sets `density`, `register`, `articulation` and `style`; "less"/"not" before a density or register
 /// word turns it around.
 fn resolve_attributes(tokens: &[Token], matches: &[Match], job: &mut PlannedJob) {
-    let (mut density, mut register) = (Vec::new(), Vec::new());
+    let (mut density, mut register, mut level) = (Vec::new(), Vec::new(), Vec::new());
     for m in matches {
         let negated = m.start > 0 && matches!(tokens[m.start - 1].text.as_str(), "less" | "not" | "no" | "never");
         let sign = if negated { -1 } else { 1 };
         match m.meaning() {
             Meaning::Density(d) => density.push(d * sign),
             Meaning::Register(r) => register.push(r * sign),
+            Meaning::Level(l) => level.push(l * sign),
             Meaning::Articulation(a) if !job.articulation.iter().any(|x| x == a) => job.articulation.push(a.into()),
             Meaning::Style(s) if !job.style.iter().any(|x| x == s) => job.style.push(s.into()),
             _ => {}
@@ -593,6 +642,7 @@ fn resolve_attributes(tokens: &[Token], matches: &[Match], job: &mut PlannedJob)
     }
     job.density = settle("density", &density, &mut job.warnings);
     job.register = settle("register", &register, &mut job.warnings);
+    job.level = settle("level", &level, &mut job.warnings);
 }
 
 /// One direction out of several requests; contradictions cancel with a warning.

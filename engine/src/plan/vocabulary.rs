@@ -104,6 +104,8 @@ pub enum Meaning {
     Density(i8),
     /// -1 lower, +1 higher.
     Register(i8),
+    /// -1 quieter, +1 louder (a gain change on an existing part).
+    Level(i8),
     /// How notes are played.
     Articulation(&'static str),
     /// A style or mood word.
@@ -116,7 +118,7 @@ impl Meaning {
         match self {
             Meaning::Part { .. } => 0.62,
             Meaning::Action(_) => 0.72,
-            Meaning::Density(_) | Meaning::Register(_) => 0.72,
+            Meaning::Density(_) | Meaning::Register(_) | Meaning::Level(_) => 0.72,
             Meaning::Articulation(_) | Meaning::Style(_) => 0.72,
         }
     }
@@ -130,6 +132,7 @@ impl Meaning {
             Meaning::Action(a) => format!("action {}", a.name()),
             Meaning::Density(d) => format!("density {d:+}"),
             Meaning::Register(r) => format!("register {r:+}"),
+            Meaning::Level(l) => format!("level {l:+}"),
             Meaning::Articulation(a) => format!("articulation {a}"),
             Meaning::Style(s) => format!("style {s}"),
         }
@@ -160,7 +163,7 @@ const fn other(meaning: Meaning, prototypes: &'static [&'static str]) -> Concept
     Concept { meaning, prototypes }
 }
 
-use Meaning::{Articulation as Art, Density, Register, Style};
+use Meaning::{Articulation as Art, Density, Level, Register, Style};
 use Role::*;
 
 /// Everything the planner recognises by meaning.
@@ -259,6 +262,9 @@ pub const CONCEPTS: &[Concept] = &[
     // Register.
     other(Register(1), &["higher", "high", "up an octave", "an octave higher", "higher register", "higher pitched"]),
     other(Register(-1), &["lower", "low", "down an octave", "an octave lower", "lower register", "lower pitched"]),
+    // Level.
+    other(Level(-1), &["quieter", "softer", "less loud", "turn down", "lower the volume", "attenuate", "duck"]),
+    other(Level(1), &["louder", "more prominent", "turn up", "boost", "raise the volume", "bring up"]),
     // Articulation.
     other(Art("legato"), &["legato", "smooth", "connected", "slurred", "flowing"]),
     other(Art("staccato"), &["staccato", "short notes", "detached", "choppy", "plucky"]),

@@ -150,3 +150,23 @@ pub fn embedder() -> Option<counterpart_engine::plan::Embedder> {
         }
     }
 }
+
+/// The installed packs a whole arranger job needs (transcriber, embedder, arranger); `None`
+/// (printed) when one is missing outside CI.
+pub fn arranger_registry() -> Option<PackRegistry> {
+    if !runtime_ready() {
+        return None;
+    }
+    let registry = PackRegistry::discover_default(SessionSettings::default());
+    for task in [TaskKind::Transcriber, TaskKind::Embedder, TaskKind::Arranger] {
+        match registry.find(task) {
+            Ok(_) => {}
+            Err(e) if strict() => panic!("CI=true and a pack is missing: {e}"),
+            Err(e) => {
+                eprintln!("SKIPPED: {e}; run `cargo xtask setup`");
+                return None;
+            }
+        }
+    }
+    Some(registry)
+}
