@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Screenshots the real Counterpart editor: loads the CLAP bundle in the test host with two stems
-# placed, embeds the editor in an X11 window on a virtual screen (Xvfb, Mesa's software GL) and
-# saves that window as a PNG.
+# Screenshots the real Counterpart editor: loads the CLAP bundle in the test host with three stems
+# placed (two with takes) while a song plays, embeds the editor in an X11 window on a virtual
+# screen (Xvfb, Mesa's software GL), types a prompt into it, waits for the preview, presses Enter
+# and saves the window as a PNG while the job runs.
 #
 #   scripts/screenshot-editor.sh [OUTPUT.png]     (default: docs/editor.png)
 #

@@ -192,6 +192,14 @@ pub enum Event {
         /// The files written.
         files: Vec<PathBuf>,
     },
+    /// A job did something other than exactly what was asked (a reversed or clamped bar range,
+    /// an unknown instrument, an unclear key) and says so; the job goes on.
+    Notice {
+        /// The job.
+        id: JobId,
+        /// A sentence for the producer.
+        message: String,
+    },
     /// A job was cancelled before it finished; nothing it would have made was kept.
     Cancelled {
         /// The job.

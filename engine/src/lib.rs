@@ -20,8 +20,10 @@ pub mod playback;
 pub mod project;
 pub mod render;
 pub mod resample;
+mod runner;
 pub mod runtime;
 pub mod separate;
+pub mod settings;
 pub mod status;
 pub mod stem;
 pub mod timeline;
@@ -39,8 +41,7 @@ use crossbeam_channel::{Receiver, Sender};
 use serde_json::Value;
 
 use cache::AudioCache;
-use capture::CaptureTimeline;
-use job::{CapturedSong, Event, ImportStem, Job, JobId};
+use job::{CapturedSong, Event, GenerateStem, ImportStem, Job, JobId};
 use link::{AudioSide, HostTransport};
 use project::ProjectState;
 use status::Status;
@@ -71,24 +72,7 @@ impl Engine {
         let status = Arc::new(ArcSwap::from_pointee(Status::default()));
         let project = Arc::new(RwLock::new(ProjectState::default()));
         let transport = worker_side.transport.clone();
-        let sample_rate = 48_000.0;
-        let worker = worker::Worker {
-            side: worker_side,
-            jobs: jobs_rx,
-            events: events_tx,
-            status: status.clone(),
-            project: project.clone(),
-            cache,
-            sample_rate,
-            timeline: CaptureTimeline::new(sample_rate),
-            pending: Default::default(),
-            sources: Default::default(),
-            lost: Vec::new(),
-            last_error: None,
-            jobs_done: 0,
-            models: None,
-            models_loading: None,
-        };
+        let worker = worker::Worker::new(worker_side, jobs_rx, events_tx, status.clone(), project.clone(), cache);
         // A plugin must never panic into the host: without a worker, jobs fail and the status says why.
         let handle = std::thread::Builder::new().name("counterpart-engine".into()).spawn(move || worker.run()).ok();
         if handle.is_none() {
@@ -143,6 +127,50 @@ impl Engine {
         let id = job.id;
         self.send(Job::ImportStem(job));
         id
+    }
+
+    /// Queues parsing an instruction (the editor's preview); answered by [`Event::Planned`].
+    pub fn plan(&self, prompt: &str) -> JobId {
+        let id = self.next_id();
+        self.send(Job::Plan { id, prompt: prompt.to_string() });
+        id
+    }
+
+    /// Queues writing a stem (or new takes of the stem in `job.slot`) against the captured song;
+    /// `job.id` is replaced by a fresh one, which is returned. Answered by one
+    /// [`Event::TakeReady`] per take and [`Event::StemReady`], or [`Event::Failed`].
+    pub fn generate(&self, mut job: GenerateStem) -> JobId {
+        job.id = self.next_id();
+        let id = job.id;
+        self.send(Job::Generate(job));
+        id
+    }
+
+    /// Cancels a queued or running job; it ends with [`Event::Cancelled`] and leaves nothing.
+    pub fn cancel(&self, id: JobId) {
+        self.send(Job::Cancel { id });
+    }
+
+    /// Makes take `take` of `slot` the one that plays.
+    pub fn select_take(&self, slot: usize, take: usize) {
+        self.send(Job::SelectTake { slot, take });
+    }
+
+    /// Forgets take `take` of `slot` (the slot empties when it was the last).
+    pub fn delete_take(&self, slot: usize, take: usize) {
+        self.send(Job::DeleteTake { slot, take });
+    }
+
+    /// Queues writing `slot`'s playing take as `<name>.wav` and `<name>.mid` into `folder`;
+    /// answered by [`Event::Exported`] with the paths, or [`Event::Failed`].
+    pub fn export(&self, slot: usize, folder: impl Into<std::path::PathBuf>) -> JobId {
+        let id = self.next_id();
+        self.send(Job::Export { id, slot, folder: folder.into() });
+        id
+    }
+
+    fn next_id(&self) -> JobId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The worker's events (progress, finished stems, failures).

@@ -29,7 +29,9 @@ impl Models {
             Ok(info) => format!("ONNX Runtime {} (CPU) from {}", info.version, info.library.display()),
             Err(e) => format!("No model runtime: {e}"),
         };
-        let registry = PackRegistry::discover_default(SessionSettings { provider, ..SessionSettings::default() });
+        // The models folder chosen on the editor's settings page is searched too.
+        let dirs = crate::settings::Settings::load().model_search_dirs();
+        let registry = PackRegistry::discover(&dirs, SessionSettings { provider, ..SessionSettings::default() });
         let packs = registry
             .packs()
             .iter()

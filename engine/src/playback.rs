@@ -4,13 +4,19 @@
 
 use std::sync::Arc;
 
-use crate::stem::{PlayableStem, SLOTS};
+use crate::stem::{EditPart, PlayableStem, SLOTS};
 use crate::timeline::{Segment, split_at_loop};
 
 /// Most notes one slot can hold down at once; further note-ons wait for a free place.
 pub const MAX_HELD_NOTES: usize = 64;
 /// Most MIDI events the player emits in one block.
 pub const MAX_BLOCK_EVENTS: usize = 2048;
+/// Length of the equal-gain crossfade between the main input and an edit at each edge of the
+/// edit's span, in seconds.
+pub const EDGE_RAMP_SECONDS: f64 = 0.005;
+/// How long switching between an edit and the original (the "Edit A/B" parameter, mute, solo,
+/// bypass) takes, in seconds.
+pub const SWITCH_RAMP_SECONDS: f64 = 0.01;
 
 /// The host's transport for one block, reduced to what playback needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,6 +145,7 @@ pub struct BlockPlan {
     anchors: [Anchor; 2],
     count: usize,
     playing: bool,
+    sample_rate: f64,
 }
 
 impl BlockPlan {
@@ -161,6 +168,8 @@ pub struct Player {
     /// Slots whose stem was swapped since the last block: their held notes are released.
     swapped: [bool; SLOTS],
     gains: [f32; SLOTS],
+    /// How far each slot's edit of the main input is heard (0: the original, 1: the edit).
+    fades: [f32; SLOTS],
     expected_pos: Option<i64>,
     /// The beat grid of the last block, carried on while the transport plays on.
     anchor: Option<Anchor>,
@@ -174,6 +183,7 @@ impl Default for Player {
             held: [HeldNotes::default(); SLOTS],
             swapped: [false; SLOTS],
             gains: [0.0; SLOTS],
+            fades: [0.0; SLOTS],
             expected_pos: None,
             anchor: None,
             midi: MidiBuffer::default(),
@@ -237,7 +247,13 @@ impl Player {
             Some(((start, _), (start_beats, _))) => Anchor { pos: start, beats: start_beats, samples_per_beat },
             None => anchor,
         };
-        let plan = BlockPlan { segments, anchors: [anchor, wrapped], count, playing: transport.playing };
+        let plan = BlockPlan {
+            segments,
+            anchors: [anchor, wrapped],
+            count,
+            playing: transport.playing,
+            sample_rate: transport.sample_rate,
+        };
 
         for (index, segment) in plan.segments().iter().enumerate().filter(|(_, s)| s.len > 0) {
             if index > 0 {
@@ -263,12 +279,21 @@ impl Player {
     }
 
     /// Mixes `slot`'s audio for `plan` into `out` (two channels), ramping its gain from the
-    /// previous block's value to `mix.gain`.
+    /// previous block's value to `mix.gain`. Parts of edits are not mixed in: one that replaces
+    /// the main input plays through [`Self::replace_main`], a kept one is silent.
     pub fn mix_slot(&mut self, slot: usize, plan: &BlockPlan, mix: &SlotMix, out: &mut [&mut [f32]]) {
+        let edit = self.slots[slot].as_ref().map_or(EditPart::None, |s| s.edit);
+        if edit == EditPart::ReplacesMain {
+            return;
+        }
         let target = if mix.audio { mix.gain } else { 0.0 };
         let from = self.gains[slot];
         self.gains[slot] = target;
-        let Some(audio) = self.slots[slot].as_ref().and_then(|s| s.audio.as_ref().map(|a| (s.start_sample, a))) else {
+        let Some(audio) = self.slots[slot]
+            .as_ref()
+            .filter(|s| s.edit == EditPart::None)
+            .and_then(|s| s.audio.as_ref().map(|a| (s.start_sample, a)))
+        else {
             return;
         };
         if from == 0.0 && target == 0.0 {
@@ -289,6 +314,62 @@ impl Player {
                     buffer[at] += sources[channel][src] * gain;
                 }
             }
+        }
+    }
+
+    /// Plays every stem that replaces the main input instead of the input in `main` (two
+    /// channels) over its span, with an equal-gain crossfade of [`EDGE_RAMP_SECONDS`] inside each
+    /// edge; outside the spans `main` is not touched. `edited` is the "Edit A/B" parameter: off,
+    /// the original comes back over [`SWITCH_RAMP_SECONDS`] (so do mute, solo and bypass, through
+    /// `mix`). Call it before the other stems are mixed into `main`.
+    pub fn replace_main(&mut self, plan: &BlockPlan, mix: &[SlotMix; SLOTS], edited: bool, main: &mut [&mut [f32]]) {
+        let edge = (plan.sample_rate * EDGE_RAMP_SECONDS).round().max(1.0) as f32;
+        let step = (1.0 / (plan.sample_rate * SWITCH_RAMP_SECONDS).max(1.0)) as f32;
+        let block_len = main.first().map_or(0, |c| c.len()).max(1) as f32;
+        for (slot, slot_mix) in mix.iter().enumerate() {
+            let Some(stem) = self.slots[slot].as_ref().filter(|s| s.edit == EditPart::ReplacesMain) else {
+                self.fades[slot] = 0.0;
+                continue;
+            };
+            let target = if slot_mix.audio && edited { 1.0 } else { 0.0 };
+            // A muted slot's gain reads 0: the fade takes the edit out, at the level it had.
+            let gain_from = self.gains[slot];
+            let gain_to = if slot_mix.audio { slot_mix.gain } else { gain_from };
+            self.gains[slot] = gain_to;
+            let mut fade = self.fades[slot];
+            let Some(audio) = stem.audio.as_ref().filter(|_| plan.playing) else {
+                // Stopped: nothing is replaced, and the next play starts where the switch points.
+                self.fades[slot] = target;
+                continue;
+            };
+            let toward = |fade: f32, samples: usize| {
+                let moved = step * samples as f32;
+                if target > fade { (fade + moved).min(target) } else { (fade - moved).max(target) }
+            };
+            let frames = audio.frames() as i64;
+            for segment in plan.segments() {
+                let first = (stem.start_sample - segment.pos).clamp(0, segment.len as i64) as usize;
+                let last = (stem.start_sample + frames - segment.pos).clamp(0, segment.len as i64) as usize;
+                fade = toward(fade, first);
+                for i in first..last {
+                    fade = toward(fade, 1);
+                    let at = segment.offset + i;
+                    let k = segment.pos + i as i64 - stem.start_sample;
+                    let inside = ((k + 1) as f32 / (edge + 1.0)).min((frames - k) as f32 / (edge + 1.0)).min(1.0);
+                    let w = inside * fade;
+                    if w <= 0.0 {
+                        continue;
+                    }
+                    let gain = gain_from + (gain_to - gain_from) * (at as f32 / block_len);
+                    let sources = [&audio.left, &audio.right];
+                    for (channel, buffer) in main.iter_mut().enumerate().take(2) {
+                        let edit = sources[channel][k as usize] * gain;
+                        buffer[at] = if w >= 1.0 { edit } else { buffer[at] * (1.0 - w) + edit * w };
+                    }
+                }
+                fade = toward(fade, segment.len - last);
+            }
+            self.fades[slot] = fade;
         }
     }
 
@@ -339,5 +420,112 @@ impl Player {
         for slot in 0..SLOTS {
             self.release_slot(slot, timing);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stem::{StemOutput, StereoAudio};
+
+    const RATE: f64 = 48_000.0;
+
+    fn input(channel: usize, i: usize) -> f32 {
+        ((i * 7 + channel * 3) % 101) as f32 / 101.0 - 0.5
+    }
+
+    /// A stem of constant -0.25 / 0.25 over `frames` from song sample `start`.
+    fn edit_stem(start: i64, frames: usize, edit: EditPart) -> Arc<PlayableStem> {
+        let audio = StereoAudio { sample_rate: RATE as u32, left: vec![-0.25; frames], right: vec![0.25; frames] };
+        Arc::new(PlayableStem {
+            start_sample: start,
+            audio: Some(Arc::new(audio)),
+            output: StemOutput::Audio,
+            edit,
+            ..PlayableStem::default()
+        })
+    }
+
+    /// Plays `frames` from song sample 0 in blocks of `block`; `edited(i)` is the A/B switch at
+    /// the block starting at sample `i`.
+    fn play(player: &mut Player, frames: usize, block: usize, edited: impl Fn(usize) -> bool) -> [Vec<f32>; 2] {
+        let mix = [SlotMix { gain: 1.0, audio: true, midi: false }; SLOTS];
+        let mut out = [vec![0.0; frames], vec![0.0; frames]];
+        for start in (0..frames).step_by(block) {
+            let len = block.min(frames - start);
+            let transport = BlockTransport {
+                playing: true,
+                pos_samples: start as i64,
+                pos_beats: start as f64 / 24_000.0,
+                tempo: 120.0,
+                sample_rate: RATE,
+                loop_range: None,
+            };
+            let plan = player.plan_block(&transport, len, &mix);
+            let (mut left, mut right): (Vec<f32>, Vec<f32>) = (
+                (start..start + len).map(|i| input(0, i)).collect(),
+                (start..start + len).map(|i| input(1, i)).collect(),
+            );
+            let mut main: [&mut [f32]; 2] = [&mut left, &mut right];
+            player.replace_main(&plan, &mix, edited(start), &mut main);
+            for (slot, slot_mix) in mix.iter().enumerate() {
+                player.mix_slot(slot, &plan, slot_mix, &mut main);
+            }
+            out[0][start..start + len].copy_from_slice(&left);
+            out[1][start..start + len].copy_from_slice(&right);
+        }
+        out
+    }
+
+    #[test]
+    fn an_edit_replaces_the_input_over_its_span_only_with_ramped_edges_at_any_block_size() {
+        let (start, frames) = (10_000usize, 20_000usize);
+        let edge = (RATE * EDGE_RAMP_SECONDS) as usize;
+        let mut reference = None;
+        for block in [1, 64, 480, 4096] {
+            let mut player = Player::default();
+            player.swap(3, Some(edit_stem(start as i64, frames, EditPart::ReplacesMain)));
+            // The first block fades the new edit in; start it outside the span.
+            let out = play(&mut player, 40_000, block, |_| true);
+            for c in 0..2 {
+                for (i, v) in out[c].iter().enumerate() {
+                    if i < start || i >= start + frames {
+                        assert_eq!(*v, input(c, i), "block {block}: outside the span the input is untouched ({i})");
+                    } else if i >= start + edge && i < start + frames - edge {
+                        assert_eq!(*v, [-0.25, 0.25][c], "block {block}: inside it the edit alone plays ({i})");
+                    }
+                }
+                // Across each edge the output moves from one signal to the other in small steps.
+                for i in (start - 1..start + edge + 1).chain(start + frames - edge - 1..start + frames + 1) {
+                    let step = (out[c][i + 1] - out[c][i]).abs();
+                    let carried = (input(c, i + 1) - input(c, i)).abs();
+                    assert!(step <= carried + 0.75 / edge as f32 + 1e-6, "block {block}: jump {step} at {i}");
+                }
+            }
+            match &reference {
+                None => reference = Some(out),
+                Some(first) => assert_eq!(first, &out, "block {block} sounds like block 1"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_ab_switch_brings_the_original_back_with_a_ramp_and_kept_parts_are_silent() {
+        let mut player = Player::default();
+        player.swap(0, Some(edit_stem(0, 48_000, EditPart::ReplacesMain)));
+        player.swap(1, Some(edit_stem(0, 48_000, EditPart::Kept)));
+        // Edited until sample 12 000, then the original.
+        let out = play(&mut player, 30_000, 64, |i| i < 12_000);
+        let ramp = (RATE * SWITCH_RAMP_SECONDS) as usize;
+        assert_eq!(out[0][11_000], -0.25, "the kept part adds nothing to the edit");
+        for (i, v) in out[0].iter().enumerate().skip(12_000 + ramp + 64) {
+            assert_eq!(*v, input(0, i), "after the switch the original passes bit-exactly ({i})");
+        }
+        for i in 11_990..12_000 + ramp + 64 {
+            let step = (out[0][i + 1] - out[0][i]).abs();
+            assert!(step <= (input(0, i + 1) - input(0, i)).abs() + 1.5 / ramp as f32, "jump {step} at {i}");
+        }
+        let halfway = out[0][12_000 + ramp / 2];
+        assert!(halfway != input(0, 12_000 + ramp / 2) && halfway != -0.25, "it crossfades: {halfway}");
     }
 }

@@ -81,7 +81,15 @@ impl ProjectState {
                 {
                     lost.push(format!("stem {} has an impossible position or tempo; dropped", index + 1))
                 }
-                Ok(stem) => {
+                Ok(mut stem) => {
+                    if !stem.takes.is_empty() && stem.active_take >= stem.takes.len() {
+                        lost.push(format!(
+                            "stem {} names take {} it does not have; take 1 plays",
+                            index + 1,
+                            stem.active_take + 1
+                        ));
+                        stem.activate_take(0);
+                    }
                     taken[stem.slot] = true;
                     state.stems.push(stem);
                 }
@@ -122,7 +130,7 @@ impl ProjectState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stem::{Note, StemOutput};
+    use crate::stem::{EditPart, Note, StemOutput};
 
     fn record(slot: usize) -> StemRecord {
         StemRecord {
@@ -148,6 +156,43 @@ mod tests {
         assert!(lost.is_empty(), "{lost:?}");
         assert_eq!(back, state);
         assert_eq!(back.free_slot(), Some(1));
+    }
+
+    #[test]
+    fn takes_and_the_playing_one_read_back() {
+        let mut stem = record(5);
+        for seed in [7, 8] {
+            stem.takes.push(crate::stem::TakeRecord {
+                label: format!("take · seed {seed}"),
+                prompt: "add a bass line".into(),
+                seed,
+                audio: None,
+                notes: vec![Note { start: seed as f64, length: 1.0, key: 36, velocity: 90 }],
+                program: Some(33),
+                start_beats: 4.0,
+                start_seconds: 2.0,
+                edit: if seed == 8 { EditPart::ReplacesMain } else { EditPart::None },
+            });
+        }
+        assert!(stem.activate_take(1));
+        let mut state = ProjectState::default();
+        state.put(stem.clone());
+        let (back, lost) = ProjectState::from_json_lenient(&serde_json::to_value(&state).unwrap());
+        assert!(lost.is_empty(), "{lost:?}");
+        assert_eq!(back.stem(5), Some(&stem));
+        assert_eq!(back.stem(5).unwrap().notes[0].start, 8.0, "the playing take's notes are the stem's");
+        assert_eq!(back.stem(5).unwrap().edit_part(), EditPart::ReplacesMain, "an edit of the main input stays one");
+        let json = serde_json::to_value(&state).unwrap();
+        assert_eq!(json["stems"][0]["takes"][1]["edit"], "replaces_main");
+        assert!(json["stems"][0]["takes"][0].get("edit").is_none(), "ordinary takes store no edit field");
+
+        // A take index past the end is reported and the first take plays.
+        let mut json = serde_json::to_value(&state).unwrap();
+        json["stems"][0]["active_take"] = serde_json::json!(9);
+        let (back, lost) = ProjectState::from_json_lenient(&json);
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        assert_eq!(back.stem(5).unwrap().active_take, 0);
+        assert_eq!(back.stem(5).unwrap().notes[0].start, 7.0);
     }
 
     #[test]

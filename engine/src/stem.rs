@@ -75,6 +75,28 @@ impl StereoAudio {
     }
 }
 
+/// What a take that came out of an edit of the main input does in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EditPart {
+    /// Not an edit: mixed into the output like any stem.
+    #[default]
+    None,
+    /// The edit's result: over its audio's span it plays instead of the main input (the
+    /// "Edit A/B" parameter brings the original back).
+    ReplacesMain,
+    /// The other half of an edit (what was removed, or what was left when a part was kept),
+    /// kept for export and for later edits; it is not heard.
+    Kept,
+}
+
+impl EditPart {
+    /// Whether this is an ordinary take, not part of an edit (stored projects leave it out).
+    pub fn is_none(&self) -> bool {
+        *self == EditPart::None
+    }
+}
+
 /// A stem as the audio thread plays it, built off the audio thread at the plugin's sample rate
 /// and handed over behind an `Arc`.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +109,8 @@ pub struct PlayableStem {
     pub notes: Vec<Note>,
     /// Whether the audio plays, the notes are sent, or both.
     pub output: StemOutput,
+    /// Whether the audio replaces the main input over its span, is kept silent, or is mixed in.
+    pub edit: EditPart,
 }
 
 /// Where a stored stem's audio lives in the content-addressed cache.
@@ -143,9 +167,43 @@ pub struct TakeRecord {
     /// Its notes, in beats from the song start.
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The General MIDI program it was rendered with (`None`: drums or unknown).
+    #[serde(default)]
+    pub program: Option<u8>,
+    /// Where its audio starts, in beats from the song start.
+    #[serde(default)]
+    pub start_beats: f64,
+    /// Where its audio starts, in seconds from the song start.
+    #[serde(default)]
+    pub start_seconds: f64,
+    /// For a take made by an edit of the main input: whether it replaces the input or is kept.
+    #[serde(default, skip_serializing_if = "EditPart::is_none")]
+    pub edit: EditPart,
 }
 
 impl StemRecord {
+    /// Makes take `take` the one that plays (its audio, notes and placement become the
+    /// record's); false when there is no such take.
+    pub fn activate_take(&mut self, take: usize) -> bool {
+        let Some(chosen) = self.takes.get(take) else { return false };
+        self.audio = chosen.audio.clone();
+        self.notes = chosen.notes.clone();
+        self.start_beats = chosen.start_beats;
+        self.start_seconds = chosen.start_seconds;
+        self.active_take = take;
+        true
+    }
+
+    /// The take that plays, if the stem has takes.
+    pub fn playing_take(&self) -> Option<&TakeRecord> {
+        self.takes.get(self.active_take)
+    }
+
+    /// What the playing take does as part of an edit of the main input.
+    pub fn edit_part(&self) -> EditPart {
+        self.playing_take().map_or(EditPart::None, |t| t.edit)
+    }
+
     /// The beat after the stem's last sound, for the GUI's lane length.
     pub fn end_beats(&self) -> f64 {
         let notes_end = self.notes.iter().map(Note::end).fold(self.start_beats, f64::max);

@@ -13,11 +13,17 @@ fn ramp_stem(start_sample: i64, frames: usize) -> PlayableStem {
     let left: Vec<f32> = (0..frames).map(|i| 1.0 + i as f32).collect();
     let right = left.iter().map(|v| -v).collect();
     let audio = StereoAudio { sample_rate: RATE as u32, left, right };
-    PlayableStem { start_sample, audio: Some(Arc::new(audio)), notes: Vec::new(), output: StemOutput::Audio }
+    PlayableStem {
+        start_sample,
+        audio: Some(Arc::new(audio)),
+        notes: Vec::new(),
+        output: StemOutput::Audio,
+        ..PlayableStem::default()
+    }
 }
 
 fn note_stem(notes: Vec<Note>) -> PlayableStem {
-    PlayableStem { start_sample: 0, audio: None, notes, output: StemOutput::Midi }
+    PlayableStem { start_sample: 0, audio: None, notes, output: StemOutput::Midi, ..PlayableStem::default() }
 }
 
 fn mix_all() -> [SlotMix; SLOTS] {

@@ -92,9 +92,13 @@ fn a_device_the_runtime_lacks_falls_back_to_the_cpu_with_a_notice() {
     engine.send(counterpart_engine::job::Job::SetProvider {
         provider: counterpart_engine::runtime::ExecutionProvider::Cuda,
     });
-    // The worker publishes after each job; a capture snapshot round trip orders us after it.
-    engine.captured_song().expect("the worker answers");
-    let status = engine.status();
+    // The models reload on the job thread; the status says so when they are back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut status = engine.status();
+    while !status.provider.starts_with("Models run on the CPU:") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        status = engine.status();
+    }
     assert!(status.provider.starts_with("Models run on the CPU:"), "{}", status.provider);
     assert!(status.provider.contains("Cuda"), "{}", status.provider);
     assert_eq!(

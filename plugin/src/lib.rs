@@ -20,7 +20,7 @@ use counterpart_engine::timeline::TimeSignature;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
-pub use params::{CounterpartParams, Route};
+pub use params::{CounterpartParams, EditAb, Route};
 
 /// Stems per group output: slots 1-4 go to group 1, and so on.
 const SLOTS_PER_GROUP: usize = 4;
@@ -106,7 +106,12 @@ impl Plugin for Counterpart {
     type Editor = nice_plug_egui::EguiEditor<counterpart_gui::EditorApp>;
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        counterpart_gui::create(self.editor_state.clone(), self.params.clone(), self.engine.clone())
+        counterpart_gui::create(
+            self.editor_state.clone(),
+            self.params.clone(),
+            self.engine.clone(),
+            AudioCache::default_location(),
+        )
     }
 
     fn filter_state(state: &mut PluginState) {
@@ -174,6 +179,9 @@ impl Plugin for Counterpart {
                 channel.fill(0.0);
             }
         }
+        // Edits of the main input play instead of it over their spans, before stems are added.
+        let edited = self.params.edit_ab.value() == EditAb::Edited;
+        self.player.replace_main(&plan, &mix, edited, buffer.as_slice());
         for (slot, slot_mix) in mix.iter().enumerate() {
             let route = self.params.slots[slot].route.value();
             match (route, aux.outputs.get_mut(slot / SLOTS_PER_GROUP)) {

@@ -1,4 +1,5 @@
-//! The plugin's parameters: host bypass and, per stem slot, gain, mute, solo and routing.
+//! The plugin's parameters: host bypass, the A/B switch for edits of the main input and, per stem
+//! slot, gain, mute, solo and routing.
 
 use std::sync::Arc;
 
@@ -21,6 +22,17 @@ pub enum Route {
     /// The slot's group output (slots 1-4, 5-8, 9-12, 13-16), for its own mixer channel.
     #[name = "Group out"]
     Group,
+}
+
+/// What plays where an edit of the main input ("remove the vocals") replaces it.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditAb {
+    /// The edit plays instead of the main input over its span.
+    #[name = "Edited"]
+    Edited,
+    /// The main input passes through everywhere, to compare against.
+    #[name = "Original"]
+    Original,
 }
 
 /// The parameters of one stem slot.
@@ -69,6 +81,9 @@ pub struct CounterpartParams {
     /// Host bypass: the input passes through untouched and stems fall silent.
     #[id = "bypass"]
     pub bypass: BoolParam,
+    /// Hear the edits of the main input or the original (switched with a short ramp).
+    #[id = "edit_ab"]
+    pub edit_ab: EnumParam<EditAb>,
     /// One group per slot.
     #[nested(array, group = "Stem")]
     pub slots: [SlotParams; SLOTS],
@@ -82,6 +97,7 @@ impl CounterpartParams {
     pub fn new(store: Arc<ProjectStore>) -> Self {
         Self {
             bypass: BoolParam::new("Bypass", false).make_bypass(),
+            edit_ab: EnumParam::new("Edit A/B", EditAb::Edited),
             slots: std::array::from_fn(SlotParams::new),
             project: ProjectField::new(store),
         }
@@ -121,7 +137,11 @@ pub fn sanitize_state(state: &mut PluginState) {
                 *index = (*index).clamp(0, Route::variants().len() as i32 - 1);
                 true
             }
-            ("gain" | "route", _) => false,
+            ("edit", ParamValue::I32(index)) => {
+                *index = (*index).clamp(0, EditAb::variants().len() as i32 - 1);
+                true
+            }
+            ("gain" | "route" | "edit", _) => false,
             _ => true,
         }
     });

@@ -8,15 +8,17 @@
 //!
 //! `screenshot` (ignored) saves the open editor as a PNG: `scripts/screenshot-editor.sh`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use counterpart_engine::project::ProjectState;
-use counterpart_engine::stem::{Note, StemOutput, StemRecord};
+use counterpart_engine::stem::{Note, StemOutput, StemRecord, TakeRecord};
 use counterpart_host_tests::daw::{Daw, noise, noise_clip, shared_cache};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    ConnectionExt as _, CreateWindowAux, ImageFormat, ImageOrder, MapState, Window, WindowClass,
+    ConnectionExt as _, CreateWindowAux, EventMask, ImageFormat, ImageOrder, KEY_PRESS_EVENT, KEY_RELEASE_EVENT,
+    KeyPressEvent, MapState, Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
@@ -24,7 +26,7 @@ use x11rb::wrapper::ConnectionExt as _;
 const RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
 /// The editor's size at scale 1 (`WINDOW_SIZE` in `gui/src/lib.rs`).
-const EDITOR_SIZE: (u32, u32) = (820, 560);
+const EDITOR_SIZE: (u32, u32) = (1000, 680);
 /// How long the editor renders before it is looked at.
 const RENDER_TIME: Duration = Duration::from_millis(1500);
 /// How long to wait for a window to appear, draw or go away (software GL on a loaded machine).
@@ -155,6 +157,48 @@ impl Display {
         self.descendants(parent).into_iter().find(|&(_, s, viewable)| s == size && viewable).map(|(w, _, _)| w)
     }
 
+    /// Types `text` into `window` as key presses and releases, the way a keyboard would
+    /// (lowercase letters, digits, space, '-' and '\n' for Return).
+    fn type_text(&self, window: Window, text: &str) {
+        let setup = self.conn.setup();
+        let (min, max) = (setup.min_keycode, setup.max_keycode);
+        let map = self
+            .conn
+            .get_keyboard_mapping(min, max - min + 1)
+            .expect("keyboard mapping request")
+            .reply()
+            .expect("keyboard mapping");
+        let per = usize::from(map.keysyms_per_keycode.max(1));
+        let keycode =
+            |keysym: u32| map.keysyms.chunks(per).position(|syms| syms.first() == Some(&keysym)).map(|i| min + i as u8);
+        let root = setup.roots[self.screen].root;
+        for c in text.chars() {
+            let keysym = if c == '\n' { 0xff0d } else { c as u32 };
+            let code = keycode(keysym).unwrap_or_else(|| panic!("no key types {c:?}"));
+            for kind in [KEY_PRESS_EVENT, KEY_RELEASE_EVENT] {
+                let event = KeyPressEvent {
+                    response_type: kind,
+                    detail: code,
+                    sequence: 0,
+                    time: x11rb::CURRENT_TIME,
+                    root,
+                    event: window,
+                    child: x11rb::NONE,
+                    root_x: 10,
+                    root_y: 10,
+                    event_x: 10,
+                    event_y: 10,
+                    state: Default::default(),
+                    same_screen: true,
+                };
+                self.conn
+                    .send_event(true, window, EventMask::KEY_PRESS | EventMask::KEY_RELEASE, event)
+                    .expect("sends a key");
+            }
+        }
+        self.conn.sync().expect("X round trip");
+    }
+
     /// The pixels of a viewable window (what is on screen there), as RGB.
     fn capture(&self, window: Window) -> Result<Image, String> {
         let geometry = self.conn.get_geometry(window).map_err(|e| e.to_string())?.reply().map_err(|e| e.to_string())?;
@@ -225,11 +269,32 @@ fn stem(slot: usize, name: &str, start_beats: f64, seed: u64, notes: &[(f64, u8)
     }
 }
 
+/// `stem` with generated takes: the first plays, the others are kept for A/B.
+fn with_takes(mut record: StemRecord, takes: usize) -> StemRecord {
+    record.takes = (0..takes)
+        .map(|t| TakeRecord {
+            label: format!("take {} · seed {}", t + 1, 7 + t),
+            prompt: format!("add a {}", record.name.to_lowercase()),
+            seed: 7 + t as u64,
+            audio: record.audio.clone(),
+            notes: record.notes.iter().map(|n| Note { key: n.key + 2 * t as u8, ..*n }).collect(),
+            start_beats: record.start_beats,
+            start_seconds: record.start_seconds,
+            ..TakeRecord::default()
+        })
+        .collect();
+    record
+}
+
 /// The plugin, active and playing a song with two stems placed through its saved state.
 fn playing_with_two_stems() -> Daw {
     let mut project = ProjectState::default();
-    project.put(stem(0, "Bass line", 0.0, 11, &[(0.0, 36), (2.0, 38), (4.0, 41)]));
-    project.put(stem(4, "Keys", 4.0, 12, &[]));
+    let bass: Vec<(f64, u8)> = (0..24).map(|n| (n as f64 * 1.5, [36, 38, 41, 43, 40, 36][n % 6])).collect();
+    project.put(with_takes(stem(0, "Bass", 0.0, 11, &bass), 2));
+    let melody: Vec<(f64, u8)> =
+        (0..40).map(|n| (4.0 + n as f64 * 0.75, [72, 74, 76, 79, 77, 74, 72, 71][n % 8])).collect();
+    project.put(with_takes(stem(1, "Melody", 4.0, 12, &melody), 3));
+    project.put(stem(4, "Keys", 8.0, 13, &[]));
     let mut daw = Daw::new(RATE, BLOCK);
     daw.load_project(&project);
     daw.playhead.playing = true;
@@ -349,7 +414,13 @@ fn the_editor_opens_in_its_parent_draws_and_closes_twice_while_audio_runs() {
         assert_eq!((image.width, image.height), EDITOR_SIZE, "round {round}: captured the whole editor");
         let (colours, dominant) = image.colour_spread();
         eprintln!("round {round}: the editor drew {colours} colours, the commonest on {:.1}%", dominant * 100.0);
+        let gl = gl_driver_libraries();
+        assert!(!gl.is_empty(), "round {round}: the open editor has a GL driver mapped");
         close_editor(&mut daw, &x, open);
+        // The driver stays: unmapped, it is reached from LLVM's exit handlers when the host quits.
+        let after = gl_driver_libraries();
+        let unloaded: Vec<_> = gl.difference(&after).collect();
+        assert!(unloaded.is_empty(), "round {round}: closing the editor unloaded the GL driver: {unloaded:?}");
         // The plugin goes on without its editor.
         let out = daw.render(BLOCK * 16, song);
         assert!(out.main.iter().flatten().all(|v| v.is_finite()));
@@ -371,6 +442,21 @@ fn the_editor_opens_in_its_parent_draws_and_closes_twice_while_audio_runs() {
     drop(daw);
 }
 
+/// The GL driver libraries (Mesa's `*_dri.so`, libEGL, libGL, libglapi, libgallium, ...) mapped
+/// into this process now.
+fn gl_driver_libraries() -> BTreeSet<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("reads /proc/self/maps");
+    let gl = ["libEGL", "libGL", "libglapi", "libgallium", "libgbm", "libnvidia-egl", "libnvidia-gl"];
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            name.contains("_dri.so") || gl.iter().any(|prefix| name.starts_with(prefix))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Where `screenshot` writes: `COUNTERPART_SCREENSHOT`, else `docs/editor.png` in the workspace.
 fn screenshot_path() -> PathBuf {
     std::env::var_os("COUNTERPART_SCREENSHOT")
@@ -388,8 +474,13 @@ fn screenshot() {
     // A few seconds of song, so the editor has something captured to show.
     daw.render(RATE as usize * 3, song);
     let (open, _) = open_editor(&mut daw, &x);
-    // Let it settle on a steady frame (and the engine find its runtime and packs: a debug
-    // bundle hashes them slowly), then take that one.
+    // Let it settle (and the engine find its runtime and packs: a debug bundle hashes them
+    // slowly), type a prompt into the focused box, let the planner preview it, run it, and take
+    // the frame while the job is in progress.
+    run_until(&mut daw, Duration::from_millis(20_000), || true);
+    x.type_text(open.editor, "add a bass line under bars 3-6");
+    run_until(&mut daw, Duration::from_millis(4_000), || true);
+    x.type_text(open.editor, "\n");
     run_until(&mut daw, Duration::from_millis(10_000), || true);
     let image = x.capture(open.editor).expect("captures the editor");
     let path = screenshot_path();

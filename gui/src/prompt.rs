@@ -1,0 +1,312 @@
+//! The prompt: a text box with history and examples, the part and attribute controls, and a live
+//! preview of the structured job the planner made of it (planned on the engine, debounced).
+
+use std::time::{Duration, Instant};
+
+use counterpart_engine::job::JobId;
+use counterpart_engine::plan::{PlannedJob, Role};
+use egui::{Key, Modifiers, RichText};
+
+use crate::commands::Commands;
+use crate::theme;
+
+/// How long typing must pause before the prompt is planned again.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+/// Prompts kept in the history.
+const HISTORY: usize = 50;
+/// Most takes one job may ask for.
+pub const MAX_TAKES: usize = 8;
+/// Example prompts offered under the box.
+pub const EXAMPLES: [&str; 4] = [
+    "add a bass line under bars 9-16",
+    "a busier counter-melody, higher",
+    "arpeggio for the whole song, sparser",
+    "add a melody, legato",
+];
+/// The parts the picker offers (the arranger's learned roles).
+const ROLES: [Role; 5] = [Role::Bass, Role::Melody, Role::CounterMelody, Role::Chords, Role::Arpeggio];
+
+/// The prompt box and its controls between frames.
+#[derive(Debug)]
+pub struct Prompt {
+    /// What the producer typed.
+    pub text: String,
+    /// The part chosen in the picker; `None` lets the prompt decide.
+    pub role: Option<Role>,
+    /// -1 sparser, +1 busier, 0 as the prompt says.
+    pub density: i8,
+    /// -1 lower, +1 higher, 0 as the prompt says.
+    pub register: i8,
+    /// Takes to write.
+    pub takes: usize,
+    history: Vec<String>,
+    browsing: Option<usize>,
+    preview: Option<(String, Box<PlannedJob>)>,
+    asked: Option<(JobId, String)>,
+    changed_at: Option<Instant>,
+    pending: String,
+    wants_focus: bool,
+}
+
+impl Default for Prompt {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            role: None,
+            density: 0,
+            register: 0,
+            takes: 2,
+            history: Vec::new(),
+            browsing: None,
+            preview: None,
+            asked: None,
+            changed_at: None,
+            pending: String::new(),
+            wants_focus: true,
+        }
+    }
+}
+
+impl Prompt {
+    /// The id of the text box (for focus).
+    pub fn text_id() -> egui::Id {
+        egui::Id::unique("counterpart-prompt")
+    }
+
+    /// Puts the keyboard focus in the box on the next frame.
+    pub fn focus(&mut self) {
+        self.wants_focus = true;
+    }
+
+    /// The instruction that runs: the text plus the words the controls add.
+    pub fn effective(&self) -> String {
+        let text = self.text.trim();
+        let mut words: Vec<&str> = Vec::new();
+        words.extend(self.role.map(Role::name));
+        words.extend(match self.density.signum() {
+            -1 => Some("sparser"),
+            1 => Some("busier"),
+            _ => None,
+        });
+        words.extend(match self.register.signum() {
+            -1 => Some("lower"),
+            1 => Some("higher"),
+            _ => None,
+        });
+        match (text.is_empty(), words.is_empty()) {
+            (_, true) => text.to_string(),
+            (true, false) => format!("add {}", words.join(", ")),
+            (false, false) => format!("{text}, {}", words.join(", ")),
+        }
+    }
+
+    /// The planner's answer for the prompt as it is now, if it came.
+    pub fn preview(&self) -> Option<&PlannedJob> {
+        let effective = self.effective();
+        self.preview.as_ref().filter(|(for_prompt, _)| *for_prompt == effective).map(|(_, job)| job.as_ref())
+    }
+
+    /// Takes in a planner answer; false when it was not for this prompt.
+    pub fn on_planned(&mut self, id: JobId, job: Box<PlannedJob>) -> bool {
+        match self.asked.take() {
+            Some((asked, prompt)) if asked == id => {
+                self.preview = Some((prompt, job));
+                true
+            }
+            other => {
+                self.asked = other;
+                false
+            }
+        }
+    }
+
+    /// Asks the planner about the prompt once typing paused.
+    pub fn tick(&mut self, commands: &Commands) {
+        let effective = self.effective();
+        let known = self.preview.as_ref().is_some_and(|(p, _)| *p == effective)
+            || self.asked.as_ref().is_some_and(|(_, p)| *p == effective);
+        if known || effective.is_empty() {
+            self.changed_at = None;
+            self.pending = effective;
+            return;
+        }
+        // Each edit restarts the wait, so a burst of typing is planned once, when it pauses.
+        if self.pending != effective {
+            self.pending = effective;
+            self.changed_at = Some(Instant::now());
+            return;
+        }
+        if self.changed_at.is_some_and(|t| t.elapsed() >= DEBOUNCE) {
+            self.asked = Some((commands.plan(&effective), effective));
+            self.changed_at = None;
+        }
+    }
+
+    /// Remembers a prompt that was run.
+    fn remember(&mut self, prompt: String) {
+        self.history.retain(|p| *p != prompt);
+        self.history.push(prompt);
+        let excess = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..excess);
+        self.browsing = None;
+    }
+
+    /// Draws the box and controls; returns the instruction to run when the producer pressed
+    /// Enter or Generate. `bars` is the ruler's selection, shown in the preview.
+    pub fn show(&mut self, ui: &mut egui::Ui, bars: Option<[u32; 2]>) -> Option<String> {
+        let mut submit = false;
+        ui.horizontal(|ui| {
+            let edit = egui::TextEdit::singleline(&mut self.text)
+                .id(Self::text_id())
+                .hint_text("Describe the part: \"add a bass line under bars 9-16\"")
+                .desired_width(ui.available_width() - 110.0)
+                .margin(egui::vec2(8.0, 6.0));
+            let response = ui.add(edit);
+            if self.wants_focus {
+                response.request_focus();
+                self.wants_focus = false;
+            }
+            if response.has_focus() {
+                self.browse_history(ui);
+            }
+            if response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                submit = true;
+            }
+            let run = egui::Button::new(RichText::new("Generate").strong().color(theme::BACKGROUND))
+                .fill(theme::ACCENT)
+                .min_size(egui::vec2(100.0, 28.0));
+            if ui.add(run).on_hover_text("Run the prompt (Enter)").clicked() {
+                submit = true;
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Try:").small().color(theme::WEAK));
+            for example in EXAMPLES {
+                if ui.small_button(example).clicked() {
+                    self.text = example.to_string();
+                    self.focus();
+                }
+            }
+        });
+        self.controls(ui);
+        self.preview_line(ui, bars);
+        let effective = self.effective();
+        if !submit || effective.is_empty() {
+            return None;
+        }
+        self.remember(self.text.trim().to_string());
+        self.focus();
+        Some(effective)
+    }
+
+    fn browse_history(&mut self, ui: &mut egui::Ui) {
+        let (up, down) = ui.input_mut(|i| {
+            (i.consume_key(Modifiers::NONE, Key::ArrowUp), i.consume_key(Modifiers::NONE, Key::ArrowDown))
+        });
+        if self.history.is_empty() || !(up || down) {
+            return;
+        }
+        let last = self.history.len() - 1;
+        self.browsing = match (self.browsing, up) {
+            (None, true) => Some(last),
+            (Some(i), true) => Some(i.saturating_sub(1)),
+            (Some(i), false) if i < last => Some(i + 1),
+            _ => None,
+        };
+        self.text = self.browsing.map_or_else(String::new, |i| self.history[i].clone());
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui) {
+        let understood = self.preview().cloned();
+        ui.horizontal_wrapped(|ui| {
+            let part = ui.label(RichText::new("Part").color(theme::WEAK)).id;
+            let auto = match understood.as_ref().and_then(|j| j.role) {
+                Some(role) => format!("Auto ({})", role.name()),
+                None => "Auto".to_string(),
+            };
+            let shown = self.role.map_or(auto.clone(), |r| r.name().to_string());
+            egui::ComboBox::from_id_salt("part")
+                .selected_text(shown)
+                .width(96.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.role, None, auto);
+                    for role in ROLES {
+                        ui.selectable_value(&mut self.role, Some(role), role.name());
+                    }
+                })
+                .response
+                .labelled_by(part);
+            let parsed_density = understood.as_ref().map_or(0, |j| j.density);
+            three_way(ui, "Density", &mut self.density, parsed_density, ["Sparser", "Auto", "Busier"]);
+            let parsed_register = understood.as_ref().map_or(0, |j| j.register);
+            three_way(ui, "Register", &mut self.register, parsed_register, ["Lower", "Auto", "Higher"]);
+            let takes = ui.label(RichText::new("Takes").color(theme::WEAK)).id;
+            ui.add(egui::DragValue::new(&mut self.takes).range(1..=MAX_TAKES)).labelled_by(takes);
+        });
+    }
+
+    fn preview_line(&self, ui: &mut egui::Ui, bars: Option<[u32; 2]>) {
+        let effective = self.effective();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Will run:").color(theme::WEAK));
+            match self.preview() {
+                Some(job) => {
+                    let mut shown = job.clone();
+                    if bars.is_some() {
+                        shown.bars = bars;
+                        shown.section = None;
+                    }
+                    let takes = if self.takes == 1 { "1 take".to_string() } else { format!("{} takes", self.takes) };
+                    ui.label(RichText::new(format!("{} · {takes}", shown.summary())).strong().color(theme::ACCENT));
+                    for problem in job.errors.iter().chain(&job.warnings) {
+                        ui.label(RichText::new(problem).small().color(theme::WARN));
+                    }
+                    if !job.unparsed.is_empty() {
+                        let words = job.unparsed.join(", ");
+                        ui.label(RichText::new(format!("not understood: {words}")).small().color(theme::WEAK));
+                    }
+                }
+                None if effective.is_empty() => {
+                    ui.label(RichText::new("type a prompt or pick a part").color(theme::WEAK));
+                }
+                None => {
+                    ui.label(RichText::new("reading the prompt…").color(theme::WEAK));
+                }
+            }
+        });
+    }
+}
+
+/// Three buttons for -1/0/+1; the one the prompt implies is outlined when nothing is chosen.
+fn three_way(ui: &mut egui::Ui, label: &str, value: &mut i8, parsed: i8, names: [&str; 3]) {
+    ui.label(RichText::new(label).color(theme::WEAK));
+    for (v, name) in [-1i8, 0, 1].into_iter().zip(names) {
+        let chosen = *value == v;
+        let implied = *value == 0 && v != 0 && parsed == v;
+        let mut text = RichText::new(name);
+        if implied {
+            text = text.color(theme::ACCENT);
+        }
+        if ui.selectable_label(chosen, text).clicked() {
+            *value = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_add_their_words_to_the_prompt() {
+        let mut prompt = Prompt { text: "add a bass line under bars 9-16".into(), ..Prompt::default() };
+        assert_eq!(prompt.effective(), "add a bass line under bars 9-16");
+        prompt.density = 1;
+        prompt.register = -1;
+        assert_eq!(prompt.effective(), "add a bass line under bars 9-16, busier, lower");
+        let picked = Prompt { role: Some(Role::Arpeggio), ..Prompt::default() };
+        assert_eq!(picked.effective(), "add arpeggio");
+        let both = Prompt { text: "something sparse".into(), role: Some(Role::Bass), ..Prompt::default() };
+        assert_eq!(both.effective(), "something sparse, bass");
+    }
+}

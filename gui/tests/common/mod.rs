@@ -1,0 +1,115 @@
+//! What the editor tests share: the plugin's slot parameters, a host that records parameter
+//! changes, whether the real runtime and packs are installed, and stepping the editor.
+#![allow(dead_code)]
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use counterpart_engine::packs::{PackRegistry, TaskKind};
+use counterpart_engine::runtime::{self, SessionSettings};
+use counterpart_engine::stem::SLOTS;
+use counterpart_gui::{EditorApp, StemControls};
+use egui_kittest::Harness;
+use nice_plug::context::PluginApi;
+use nice_plug::context::gui::GuiContextInner;
+use nice_plug::params::internals::ParamPtr;
+use nice_plug::prelude::{BoolParam, FloatParam, FloatRange, PluginState};
+
+/// How long one job may take in a debug build on a busy 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(300);
+
+/// The slots' mixer parameters, as the plugin has them.
+pub struct Controls {
+    pub gain: Vec<FloatParam>,
+    pub mute: Vec<BoolParam>,
+    pub solo: Vec<BoolParam>,
+}
+
+impl Controls {
+    pub fn new() -> Self {
+        Self {
+            gain: (0..SLOTS)
+                .map(|s| FloatParam::new(format!("Gain {}", s + 1), 1.0, FloatRange::Linear { min: 0.0, max: 2.0 }))
+                .collect(),
+            mute: (0..SLOTS).map(|s| BoolParam::new(format!("Mute {}", s + 1), false)).collect(),
+            solo: (0..SLOTS).map(|s| BoolParam::new(format!("Solo {}", s + 1), false)).collect(),
+        }
+    }
+}
+
+impl StemControls for Controls {
+    fn gain(&self, slot: usize) -> &FloatParam {
+        &self.gain[slot]
+    }
+    fn mute(&self, slot: usize) -> &BoolParam {
+        &self.mute[slot]
+    }
+    fn solo(&self, slot: usize) -> &BoolParam {
+        &self.solo[slot]
+    }
+}
+
+/// The host's side of parameter changes: records begin/set/end and applies the value, as a
+/// wrapper does.
+#[derive(Default)]
+pub struct Host {
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl GuiContextInner for Host {
+    fn plugin_api(&self) -> PluginApi {
+        PluginApi::Clap
+    }
+    unsafe fn raw_begin_set_parameter(&self, param: ParamPtr) {
+        self.calls.lock().unwrap().push(format!("begin {}", unsafe { param.name() }));
+    }
+    unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
+        self.calls.lock().unwrap().push(format!("set {} {normalized}", unsafe { param.name() }));
+        unsafe { param._internal_set_normalized_value(normalized) };
+    }
+    unsafe fn raw_end_set_parameter(&self, param: ParamPtr) {
+        self.calls.lock().unwrap().push(format!("end {}", unsafe { param.name() }));
+    }
+    fn get_state(&self) -> PluginState {
+        PluginState { version: String::new(), params: Default::default(), fields: Default::default() }
+    }
+    fn set_state(&self, _state: PluginState) {}
+    fn request_restart(&self) {}
+}
+
+/// Whether the real runtime and the packs the job needs are installed.
+pub fn ready() -> bool {
+    let strict = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let found = runtime::init_default().map_err(|e| e.to_string()).and_then(|_| {
+        let registry = PackRegistry::discover_default(SessionSettings::default());
+        for task in [TaskKind::Transcriber, TaskKind::Embedder, TaskKind::Arranger] {
+            registry.find(task).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    });
+    match found {
+        Ok(()) => true,
+        Err(e) if strict => panic!("CI=true and the runtime or a pack is missing: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: {e}; run `cargo xtask setup`");
+            false
+        }
+    }
+}
+
+/// Steps the editor (as its window would, about 30 times a second) until `done` holds.
+pub fn run_until(
+    harness: &mut Harness<'_, EditorApp>,
+    what: &str,
+    mut done: impl FnMut(&Harness<'_, EditorApp>) -> bool,
+) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        harness.step();
+        if done(harness) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the editor never showed {what}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}

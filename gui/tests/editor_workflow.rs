@@ -1,0 +1,189 @@
+//! The editor driven headlessly (egui_kittest) against the real engine with the default packs:
+//! the example song is captured on the sidechain, a prompt is typed into the focused box, the
+//! planner's preview appears, Enter runs it, the job shows in the queue with its progress, its
+//! takes appear in a lane, the lane is muted through the plugin parameter, takes are switched,
+//! the stem is exported (WAV + MIDI checked on disk), and a queued job is cancelled.
+//!
+//! Needs the ONNX Runtime and the packs (`cargo xtask setup`); without them the test says why
+//! and passes, unless `CI=true`.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Controls, Host, ready, run_until};
+use counterpart_engine::Engine;
+use counterpart_engine::cache::AudioCache;
+use counterpart_engine::link::AudioSide;
+use counterpart_engine::midi::read_midi;
+use counterpart_engine::resample::resample;
+use counterpart_engine::separate::decode::load_stereo;
+use counterpart_engine::stem::{StemRecord, StereoAudio};
+use counterpart_engine::timeline::TimeSignature;
+use counterpart_engine::wav::read_wav;
+use counterpart_gui::{EditorApp, Outcome};
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use nice_plug::context::gui::GuiContext;
+
+const RATE: f64 = 48_000.0;
+/// The example song's tempo (scripts/make_example_context.py).
+const TEMPO: f64 = 100.0;
+
+/// Plays the example song into the sidechain from the song start while the host runs at
+/// [`TEMPO`], paced so the worker keeps up, then stops the transport.
+fn capture_example(audio: &mut AudioSide) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/context.wav");
+    let song: StereoAudio = resample(&load_stereo(&path).expect("the example song"), RATE as u32).unwrap();
+    let mut scratch = Box::default();
+    let block = 512usize;
+    for start in (0..song.frames()).step_by(block) {
+        let len = block.min(song.frames() - start);
+        let mut left = song.left[start..start + len].to_vec();
+        let mut right = song.right[start..start + len].to_vec();
+        let (mut ml, mut mr) = (vec![0.0f32; len], vec![0.0f32; len]);
+        let main: [&mut [f32]; 2] = [&mut ml, &mut mr];
+        let side: [&mut [f32]; 2] = [&mut left, &mut right];
+        let pos = start as i64;
+        audio.transport.publish(TEMPO, RATE, pos, true, (4, 4));
+        let beats = pos as f64 / RATE * TEMPO / 60.0;
+        audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, TEMPO, TimeSignature::default());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    audio.transport.publish(TEMPO, RATE, song.frames() as i64, false, (4, 4));
+}
+
+/// The prompt box: the first text field in the window (the export folder's comes later).
+fn prompt_box<'a>(harness: &'a Harness<'_, EditorApp>) -> egui_kittest::Node<'a> {
+    harness.query_all_by_role(Role::TextInput).next().expect("a text field")
+}
+
+fn stem(engine: &Engine, slot: usize) -> Option<StemRecord> {
+    engine.status().stems.iter().find(|s| s.slot == slot).cloned()
+}
+
+#[test]
+fn a_prompt_typed_in_the_editor_becomes_takes_that_are_muted_switched_exported_and_cancelled() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = AudioCache::new(dir.path().join("cache"));
+    let (engine, mut audio) = Engine::start(cache.clone());
+    let engine = Arc::new(engine);
+    engine.activate(RATE);
+    capture_example(&mut audio);
+
+    let controls = Arc::new(Controls::new());
+    let host = Arc::new(Host::default());
+    let mut app = EditorApp::new(controls.clone(), engine.clone(), cache.clone());
+    app.attach(GuiContext::new(host.clone()));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(counterpart_gui::WINDOW_SIZE.0, counterpart_gui::WINDOW_SIZE.1))
+        .build_ui_state(|ui, app: &mut EditorApp| app.show(ui), app);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().setup(&ctx);
+    harness.step();
+    harness.step();
+
+    // The prompt box has the keyboard focus when the editor opens: typing goes straight in, and
+    // egui claims the keys (so the window does not pass them on to the host's shortcuts).
+    let prompt = "add a bass line under bars 2-5";
+    harness.event(egui::Event::Text(prompt.into()));
+    harness.step();
+    assert_eq!(prompt_box(&harness).value().as_deref(), Some(prompt));
+    assert!(ctx.egui_wants_keyboard_input(), "typed keys are the editor's, not the host's");
+
+    // The planner's reading of the prompt appears before anything runs.
+    run_until(&mut harness, "the preview", |h| h.query_by_label_contains("add · bass").is_some());
+    for part in ["add · bass", "bars 2-5", "2 takes"] {
+        assert!(harness.query_by_label_contains(part).is_some(), "the preview says {part}");
+    }
+    assert!(engine.status().stems.is_empty(), "a preview writes nothing");
+
+    // Enter runs it: the job is listed with a progress bar, then its takes appear in a lane.
+    harness.key_press(egui::Key::Enter);
+    run_until(&mut harness, "the job in the queue", |h| h.query_by_role(Role::ProgressIndicator).is_some());
+    let queued = engine.status().queue.clone();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert!(harness.query_by_label_contains("JOBS (1 QUEUED").is_some());
+    run_until(&mut harness, "the takes", |h| h.query_by_label("B").is_some() && h.query_by_label("bass").is_some());
+    let bass = stem(&engine, 0).expect("a stem in slot 1");
+    assert_eq!((bass.takes.len(), bass.active_take), (2, 0));
+    assert!(bass.takes.iter().all(|t| t.notes.iter().all(|n| (4.0..20.0).contains(&n.start))), "on bars 2-5");
+    run_until(&mut harness, "the job's outcome", |h| {
+        h.state().recent_jobs().iter().any(|f| matches!(&f.outcome, Outcome::Done(d) if d.contains("take B ready")))
+    });
+    assert!(harness.state_mut().settle_summaries(Duration::from_secs(60)), "waveform and piano roll summarised");
+    harness.step();
+    assert!(harness.query_by_label_contains("missing").is_none(), "the take's audio is in the cache");
+    // Focus came back to the prompt for the next instruction: typing goes there again.
+    assert!(ctx.egui_wants_keyboard_input());
+    harness.event(egui::Event::Text("!".into()));
+    harness.step();
+    assert_eq!(prompt_box(&harness).value(), Some(format!("{prompt}!")));
+    harness.key_press(egui::Key::Backspace);
+    harness.step();
+
+    // Mute the lane: the plugin parameter changes through begin / set / end.
+    harness.get_by_label("M").click();
+    harness.step();
+    assert!(controls.mute[0].value(), "slot 1 is muted");
+    assert_eq!(*host.calls.lock().unwrap(), ["begin Mute 1", "set Mute 1 1", "end Mute 1"]);
+
+    // Switch to take B.
+    harness.get_by_label("B").click();
+    run_until(&mut harness, "take B playing", |_| stem(&engine, 0).is_some_and(|s| s.active_take == 1));
+    let bass = stem(&engine, 0).unwrap();
+    assert_eq!(bass.notes, bass.takes[1].notes);
+
+    // "Vary this take" from the lane's menu: two more takes (the Takes control), made from take
+    // B; the first of them (C) plays.
+    harness.get_by_label("More").click();
+    harness.step();
+    harness.step();
+    harness.get_by_label("Vary this take").click();
+    run_until(&mut harness, "take C", |h| h.query_by_label("C").is_some());
+    let bass = stem(&engine, 0).unwrap();
+    assert_eq!((bass.takes.len(), bass.active_take), (4, 2));
+    assert_ne!(bass.takes[2].notes, bass.takes[1].notes, "the variation differs");
+    assert!(bass.takes[2].prompt.contains("vary"), "{}", bass.takes[2].prompt);
+
+    // Export into a folder of the producer's choosing: WAV and MIDI of the playing take.
+    let out = dir.path().join("export here");
+    *harness.state_mut().export_folder_mut() = out.display().to_string();
+    harness.get_by_label("Export").click();
+    run_until(&mut harness, "the export", |h| {
+        h.state().recent_jobs().iter().any(|f| matches!(&f.outcome, Outcome::Done(d) if d.contains("bass.mid")))
+    });
+    let wav = read_wav(&out.join("bass.wav")).expect("a WAV was written");
+    let take_audio = cache.load(bass.audio.as_ref().unwrap()).unwrap();
+    assert_eq!(wav.frames(), (bass.start_seconds * RATE).round() as usize + take_audio.frames());
+    assert!(wav.left.iter().any(|v| v.abs() > 1e-3), "the WAV sounds");
+    let (notes, _) = read_midi(&out.join("bass.mid")).expect("a MIDI file was written");
+    assert_eq!(notes.len(), bass.notes.len());
+    assert!(notes.iter().zip(&bass.notes).all(|(a, b)| a.key == b.key && (a.start - b.start).abs() < 0.01));
+
+    // Two more jobs; the second waits behind the first and is cancelled from its row.
+    for _ in 0..2 {
+        prompt_box(&harness).focus();
+        harness.step();
+        harness.key_press(egui::Key::Enter);
+        harness.step();
+    }
+    run_until(&mut harness, "two jobs queued", |h| h.query_all_by_label("Cancel").count() == 2);
+    let second = engine.status().queue[1].id;
+    harness.get_all_by_label("Cancel").nth(1).unwrap().click();
+    run_until(&mut harness, "the cancelled job", |h| {
+        h.state().recent_jobs().iter().any(|f| f.id == second && f.outcome == Outcome::Cancelled)
+    });
+    let first = engine.status().queue.first().map(|j| j.id);
+    if let Some(first) = first {
+        engine.cancel(first);
+    }
+    run_until(&mut harness, "an empty queue", |_| engine.status().queue.is_empty());
+    drop(harness);
+}

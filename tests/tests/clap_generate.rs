@@ -1,0 +1,177 @@
+//! The editor workflow end to end, through the built CLAP bundle the way a producer uses it: the
+//! host plays the example song into the sidechain for eight bars, the test types a prompt into
+//! the real editor (embedded in an X11 window, keys sent with the XTEST extension) and presses
+//! Enter, the plugin writes the stem on its own threads, and when the host plays again the stem
+//! sounds in the plugin's output on the asked-for bars and its notes leave on the MIDI output on
+//! their beats. The test bundle is built with `assert_process_allocs`, so an allocation on the
+//! audio thread at any point aborts the test.
+//!
+//! Needs an X server: run under `xvfb-run -a -s "-screen 0 1024x768x24" cargo test ...`. Without
+//! `DISPLAY` the test says why and passes, unless `CI=true`, where it fails.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use counterpart_engine::project::ProjectState;
+use counterpart_engine::resample::resample;
+use counterpart_engine::separate::decode::load_stereo;
+use counterpart_engine::stem::{StemRecord, StereoAudio};
+use counterpart_host_tests::daw::{Daw, Playhead, Rendered, decode_state, shared_cache};
+
+#[path = "support/x11.rs"]
+mod x11;
+use x11::Display;
+
+const RATE: f64 = 48_000.0;
+const BLOCK: usize = 512;
+/// The example song's tempo; the host plays at it.
+const TEMPO: f64 = 100.0;
+/// Samples per beat at [`TEMPO`].
+const BEAT: f64 = RATE * 60.0 / TEMPO;
+/// What the producer types.
+const PROMPT: &str = "add a bass line under bars 3-6";
+/// How long the plugin may take to write the stem (a debug bundle on a busy 2-core machine).
+const PATIENCE: Duration = Duration::from_secs(300);
+
+/// The example song at 48 kHz.
+fn example() -> StereoAudio {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/context.wav");
+    resample(&load_stereo(&path).expect("the example song"), RATE as u32).expect("resampled")
+}
+
+/// The project as the plugin's saved state holds it.
+fn saved_project(daw: &mut Daw) -> ProjectState {
+    let state = decode_state(&daw.host.save_state().expect("saves"));
+    let text = state["fields"]["project"].as_str().expect("the project field").to_string();
+    serde_json::from_str(&text).expect("the project parses")
+}
+
+/// Renders `frames` with the song on the sidechain from song sample `from`, a block at a time,
+/// pumping the host's main thread and giving the plugin's worker time, as a real host would.
+fn play(daw: &mut Daw, song: &StereoAudio, from: usize, frames: usize) -> Rendered {
+    let mut out = Rendered::default();
+    let mut done = 0;
+    while done < frames {
+        let n = BLOCK.min(frames - done);
+        let at = from + done;
+        let block = daw.render(n, |channel, i| match channel {
+            2 | 3 => song.left.get(at + i).copied().unwrap_or(0.0),
+            _ => 0.0,
+        });
+        out.main[0].extend(&block.main[0]);
+        out.main[1].extend(&block.main[1]);
+        out.notes
+            .extend(block.notes.iter().map(|n| counterpart_host_tests::daw::NoteOut { sample: n.sample + done, ..*n }));
+        daw.host.pump_main_thread().expect("pumps the main thread");
+        // About ten times real time, so the capture ring never fills.
+        std::thread::sleep(Duration::from_millis(1));
+        done += n;
+    }
+    out
+}
+
+#[test]
+fn a_prompt_typed_into_the_editor_becomes_a_stem_heard_on_its_bars_and_sent_as_midi() {
+    let Some(x) = Display::connect_or_skip() else {
+        return;
+    };
+    shared_cache();
+    let mut daw = Daw::new(RATE, BLOCK);
+    daw.playhead = Playhead::new(TEMPO, RATE);
+    let song = example();
+
+    // The host plays eight bars (and the song's tail) from bar 1 with the song on the sidechain.
+    daw.playhead.playing = true;
+    let passthrough = play(&mut daw, &song, 0, song.frames());
+    assert!(passthrough.main.iter().flatten().all(|v| *v == 0.0), "no stem yet: the silent main input passes");
+    daw.playhead.playing = false;
+
+    // Open the editor the way a DAW does, embedded in a parent window.
+    daw.host.gui_create("x11", false).expect("creates the editor");
+    daw.host.gui_set_scale(1.0).expect("scale 1");
+    let size = daw.host.gui_get_size().expect("reports its size");
+    let parent = x.create_parent(size);
+    daw.host.gui_set_parent(u64::from(parent)).expect("embeds in the parent");
+    daw.host.gui_show().expect("shows");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let editor = loop {
+        play(&mut daw, &song, 0, BLOCK * 4);
+        if let Some(editor) = x.find_editor(parent, size) {
+            break editor;
+        }
+        assert!(Instant::now() < deadline, "the editor window never appeared");
+    };
+    // Let it draw its first frames (the prompt takes the keyboard focus when the editor opens).
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(3) {
+        play(&mut daw, &song, 0, BLOCK * 8);
+    }
+
+    // Type the prompt and press Enter: the same path a producer takes.
+    x.focus(editor);
+    for c in PROMPT.chars() {
+        x.tap(c as u32);
+    }
+    x.tap(0xff0d); // Return
+    let typed = Instant::now();
+
+    // Wait for the plugin to place the stem (its saved state shows it, as a DAW would save it).
+    let stem: StemRecord = loop {
+        play(&mut daw, &song, 0, BLOCK * 32);
+        let project = saved_project(&mut daw);
+        if let Some(stem) = project.stems.iter().find(|s| !s.takes.is_empty()) {
+            break stem.clone();
+        }
+        assert!(typed.elapsed() < PATIENCE, "no stem was written within {PATIENCE:?} of pressing Enter");
+    };
+    eprintln!(
+        "the stem \"{}\" arrived in slot {} after {:.1} s with {} take(s): {:?}",
+        stem.name,
+        stem.slot + 1,
+        typed.elapsed().as_secs_f64(),
+        stem.takes.len(),
+        stem.takes.iter().map(|t| &t.label).collect::<Vec<_>>()
+    );
+    assert_eq!(stem.takes[stem.active_take].prompt, PROMPT, "the typed prompt wrote it");
+    assert_eq!(stem.notes, stem.takes[stem.active_take].notes);
+    // Bars 3-6 of the host are beats 8..24.
+    assert!(!stem.notes.is_empty());
+    assert!(stem.notes.iter().all(|n| (8.0..24.0).contains(&n.start)), "notes on bars 3-6: {:?}", stem.notes);
+
+    daw.host.gui_hide().expect("hides");
+    daw.host.gui_destroy();
+
+    // Press play again from bar 1: the stem sounds on its bars and its notes go out as MIDI.
+    daw.playhead.seek(0.0);
+    daw.playhead.playing = true;
+    let frames = (24.0 * BEAT) as usize + BLOCK;
+    let out = play(&mut daw, &song, 0, frames);
+    let audio = shared_cache().load(stem.audio.as_ref().expect("the take has audio")).expect("in the cache");
+    assert_eq!(audio.sample_rate, RATE as u32, "rendered at the plugin's rate");
+    let start = (stem.start_seconds * RATE).round() as usize;
+    assert_eq!(start, (8.0 * BEAT) as usize, "the audio starts at bar 3");
+    assert!(out.main[0][..start].iter().all(|v| *v == 0.0), "silent before bar 3");
+    let (mut worst, mut energy) = (0.0f32, 0.0f32);
+    for i in start..frames.min(start + audio.frames()) {
+        worst = worst.max((out.main[0][i] - audio.left[i - start]).abs());
+        energy = energy.max(audio.left[i - start].abs());
+    }
+    eprintln!("stem in the output: peak {energy:.3}, largest difference from the take {worst:.2e}");
+    assert!(energy > 0.01, "the take is audible");
+    assert!(worst < 1e-5, "the output is the take, sample for sample, from bar 3 (difference {worst})");
+
+    let channel = stem.slot as i16;
+    let ons: Vec<(usize, i16)> =
+        out.notes.iter().filter(|n| n.on && n.channel == channel).map(|n| (n.sample, n.key)).collect();
+    let want: Vec<(usize, i16)> = stem
+        .notes
+        .iter()
+        .filter(|n| n.start * BEAT < frames as f64)
+        .map(|n| ((n.start * BEAT).round() as usize, i16::from(n.key)))
+        .collect();
+    assert_eq!(ons.len(), want.len(), "every note up to bar 6 went out: {ons:?} vs {want:?}");
+    for ((got_at, got_key), (want_at, want_key)) in ons.iter().zip(&want) {
+        assert_eq!(got_key, want_key);
+        assert!(got_at.abs_diff(*want_at) <= 1, "note {want_key} at sample {got_at}, its beat is at {want_at}");
+    }
+}
