@@ -33,6 +33,8 @@ pub struct HostTransport {
     pos_samples: AtomicI64,
     playing: AtomicBool,
     signature: AtomicU32,
+    /// The host's loop in beats (start, end), or the bits of NaN when no loop is on.
+    loop_beats: [AtomicU64; 2],
     capture_overruns: AtomicU64,
 }
 
@@ -44,6 +46,20 @@ impl HostTransport {
         self.pos_samples.store(pos_samples, Relaxed);
         self.playing.store(playing, Relaxed);
         self.signature.store((signature.0 as u32) << 16 | signature.1 as u32, Relaxed);
+    }
+
+    /// Publishes the host's loop range in beats, `None` when looping is off (audio thread).
+    pub fn publish_loop(&self, beats: Option<(f64, f64)>) {
+        let (start, end) = beats.unwrap_or((f64::NAN, f64::NAN));
+        self.loop_beats[0].store(start.to_bits(), Relaxed);
+        self.loop_beats[1].store(end.to_bits(), Relaxed);
+    }
+
+    /// The host's loop in beats while looping is on (the last block's; `None` before any block).
+    pub fn loop_beats(&self) -> Option<(f64, f64)> {
+        let [start, end] = [0, 1].map(|i| f64::from_bits(self.loop_beats[i].load(Relaxed)));
+        // A fresh transport holds zero bits: no block has said there is a loop yet.
+        (start.is_finite() && end.is_finite() && end > start).then_some((start, end))
     }
 
     /// The host tempo in BPM, or 0 before the first block.

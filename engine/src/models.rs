@@ -66,7 +66,7 @@ impl Models {
     pub fn provider_line(&self) -> String {
         match &self.provider_notice {
             Some(notice) => format!("Models run on the CPU: {notice}"),
-            None => format!("Models run on {:?}", self.provider),
+            None => format!("Models run on the {}", self.provider.label()),
         }
     }
 

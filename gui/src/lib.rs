@@ -248,6 +248,7 @@ impl EditorApp {
         let song_beats = status.stems.iter().map(|s| s.end_beats()).fold(captured_beats, f64::max);
         let full = egui::Rect::from_min_size(ui.next_widget_position(), egui::vec2(width, ui.available_height()));
         let map = BeatMap::new(full.left() + HEADER_WIDTH, full.right(), song_beats * 1.05, self.view, signature);
+        self.selection.follow_host_loop(transport.loop_beats(), map.bar_beats);
         let row = |ui: &mut egui::Ui, height: f32| {
             let (rect, _) = ui.allocate_exact_size(egui::vec2(full.width(), height), egui::Sense::hover());
             let label = egui::Rect::from_min_max(rect.min, egui::pos2(rect.left() + HEADER_WIDTH - 8.0, rect.bottom()));

@@ -15,12 +15,30 @@ pub struct Selection {
     /// First and last bar, 1-based inclusive.
     pub bars: Option<[u32; 2]>,
     drag_from: Option<u32>,
+    /// The host loop last seen, in bars.
+    host_loop: Option<[u32; 2]>,
 }
 
 impl Selection {
     /// Selects bars `a..=b` in any order.
     pub fn set(&mut self, a: u32, b: u32) {
         self.bars = Some([a.min(b).max(1), a.max(b).max(1)]);
+    }
+
+    /// Follows the host's loop: a loop that starts or moves selects its bars; a drag on the ruler
+    /// wins until the loop changes again. `loop_beats` is the host's loop in beats.
+    pub fn follow_host_loop(&mut self, loop_beats: Option<(f64, f64)>, bar_beats: f64) {
+        let bars = loop_beats.filter(|_| bar_beats > 0.0).map(|(start, end)| {
+            let first = (start / bar_beats + 1e-6).floor().max(0.0) as u32 + 1;
+            let last = ((end / bar_beats - 1e-6).ceil().max(0.0) as u32).max(first);
+            [first, last]
+        });
+        if bars != self.host_loop {
+            self.host_loop = bars;
+            if let Some([a, b]) = bars {
+                self.set(a, b);
+            }
+        }
     }
 
     /// Forgets the selection.
@@ -103,4 +121,29 @@ pub fn show(ui: &mut egui::Ui, strip: Rect, map: &BeatMap, selection: &mut Selec
         painter.vline(map.x(beat), strip.y_range(), Stroke::new(2.0, theme::ACCENT));
     }
     response.on_hover_text("Drag to choose the bars the next job writes; double-click to clear");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_loop_selects_its_bars_until_the_ruler_is_dragged_and_the_loop_moves_again() {
+        let mut selection = Selection::default();
+        selection.follow_host_loop(None, 4.0);
+        assert_eq!(selection.bars, None);
+        // Beats 16-32 in 4/4 are bars 5-8; a loop ending mid-bar takes that bar too.
+        selection.follow_host_loop(Some((16.0, 32.0)), 4.0);
+        assert_eq!(selection.bars, Some([5, 8]));
+        selection.set(2, 3);
+        selection.follow_host_loop(Some((16.0, 32.0)), 4.0);
+        assert_eq!(selection.bars, Some([2, 3]), "a drag wins while the loop stays put");
+        selection.follow_host_loop(Some((0.0, 13.0)), 4.0);
+        assert_eq!(selection.bars, Some([1, 4]), "a moved loop selects again");
+        // 3/4: bars of three beats.
+        selection.follow_host_loop(Some((6.0, 12.0)), 3.0);
+        assert_eq!(selection.bars, Some([3, 4]));
+        selection.follow_host_loop(None, 3.0);
+        assert_eq!(selection.bars, Some([3, 4]), "turning the loop off keeps the bars");
+    }
 }

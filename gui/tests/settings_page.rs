@@ -22,7 +22,7 @@ use nice_plug::context::gui::GuiContext;
 const RATE: f64 = 48_000.0;
 
 #[test]
-fn the_settings_page_lists_the_packs_measures_and_clears_the_cache_and_scales_the_editor() {
+fn the_ruler_and_host_loop_select_bars_and_the_settings_page_lists_packs_measures_and_clears_the_cache_and_scales() {
     let dir = tempfile::tempdir().unwrap();
     // The user's real settings stay untouched: this process reads and writes a temporary file.
     let settings_file = dir.path().join("settings.toml");
@@ -38,7 +38,7 @@ fn the_settings_page_lists_the_packs_measures_and_clears_the_cache_and_scales_th
     for hash in [&used.hash, &unused.hash] {
         std::fs::File::options().write(true).open(path_of(hash)).unwrap().set_modified(old).unwrap();
     }
-    let (engine, _audio) = Engine::start(cache.clone());
+    let (engine, audio) = Engine::start(cache.clone());
     let engine = Arc::new(engine);
     engine.activate(RATE);
     let mut project = counterpart_engine::project::ProjectState::default();
@@ -82,6 +82,13 @@ fn the_settings_page_lists_the_packs_measures_and_clears_the_cache_and_scales_th
     harness.event(press(egui::pos2(to, y), false));
     harness.step();
     assert_eq!(harness.state().selected_bars(), Some([2, 3]));
+
+    // The host's loop over beats 16-32 (bars 5-8 in 4/4), as the audio thread publishes it,
+    // becomes the next job's bars.
+    audio.transport.publish(120.0, RATE, 0, true, (4, 4));
+    audio.transport.publish_loop(Some((16.0, 32.0)));
+    harness.step();
+    assert_eq!(harness.state().selected_bars(), Some([5, 8]));
 
     harness.get_by_label("Settings").click();
     harness.step();

@@ -153,6 +153,7 @@ impl Plugin for Counterpart {
             transport.playing,
             (signature.numerator, signature.denominator),
         );
+        self.audio.transport.publish_loop(transport.loop_range.map(|(_, beats)| beats));
 
         let mix = self.slot_mix();
         let len = buffer.samples();

@@ -186,6 +186,18 @@ pub enum ExecutionProvider {
     DirectMl,
 }
 
+impl ExecutionProvider {
+    /// The device's name as producers know it ("CPU", "CUDA", "Core ML", "DirectML").
+    pub fn label(self) -> &'static str {
+        match self {
+            ExecutionProvider::Cpu => "CPU",
+            ExecutionProvider::Cuda => "CUDA",
+            ExecutionProvider::CoreMl => "Core ML",
+            ExecutionProvider::DirectMl => "DirectML",
+        }
+    }
+}
+
 impl FromStr for ExecutionProvider {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
