@@ -149,6 +149,15 @@ def midi_stem(slot: int, name: str, start_beats: float, tempo: float, keys=(36, 
             "audio": None, "notes": notes, "output": "midi"}
 
 
+# Fields the plugin adds to every stem it stores, with the values they have for a stem that
+# was never generated (no takes); dropped before comparing with the stems a test gave.
+ADDED_DEFAULTS = {"takes": [], "active_take": 0}
+
+
 def normalise_stems(project: dict) -> list[dict]:
-    """Stems sorted by slot, for comparisons independent of key order."""
-    return sorted(project.get("stems", []), key=lambda s: s["slot"])
+    """Stems sorted by slot, without added default fields, for comparisons independent of key order."""
+    stems = [
+        {k: v for k, v in stem.items() if not (k in ADDED_DEFAULTS and v == ADDED_DEFAULTS[k])}
+        for stem in project.get("stems", [])
+    ]
+    return sorted(stems, key=lambda s: s["slot"])

@@ -74,7 +74,7 @@ def test_layout_and_parameters(plugin_path):
     assert p.get_num_output_channels() in (2, 10), p.get_num_output_channels()
     assert p.get_latency_samples() == 0
     idx = param_index(p)
-    expected = ["Bypass"] + [f"Stem {n} {k}" for n in range(1, 17) for k in ("Gain", "Mute", "Solo", "Route")]
+    expected = ["Bypass", "Edit A/B"] + [f"Stem {n} {k}" for n in range(1, 17) for k in ("Gain", "Mute", "Solo", "Route")]
     assert not [n for n in expected if n not in idx], sorted(idx)
 
 

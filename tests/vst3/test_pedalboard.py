@@ -54,7 +54,7 @@ def test_loads_and_describes(plugin):
 
 def test_parameter_listing(plugin):
     names = by_name(plugin)
-    expected = ["Bypass"] + [f"Stem {n} {k}" for n in range(1, 17) for k in SLOT_PARAMS]
+    expected = ["Bypass", "Edit A/B"] + [f"Stem {n} {k}" for n in range(1, 17) for k in SLOT_PARAMS]
     missing = [n for n in expected if n not in names]
     assert not missing, f"missing parameters {missing}; plugin has {sorted(names)}"
     assert len(names) == len(expected), sorted(set(names) - set(expected))
