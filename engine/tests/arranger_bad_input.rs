@@ -24,16 +24,7 @@ const BPM: f64 = 120.0;
 
 /// A heard note, as the transcriber reports it.
 fn heard(start: f64, end: f64, pitch: u8) -> transcribe::Note {
-    let frame = |s: f64| (s.max(0.0) * 22_050.0 / 256.0) as usize;
-    transcribe::Note {
-        start,
-        end,
-        pitch,
-        amplitude: 0.6,
-        pitch_bends: None,
-        start_frame: frame(start),
-        end_frame: frame(end),
-    }
+    common::heard_note(start, end, pitch)
 }
 
 /// Notes given in beats as a song at [`BPM`] in 4/4, lasting exactly `bars` bars.

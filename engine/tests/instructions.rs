@@ -35,17 +35,9 @@ const BPM: f64 = 100.0;
 const LEAD: f64 = 0.5;
 
 /// A note heard in the context, as the transcriber would report it.
+/// A heard note, as the transcriber reports it.
 fn heard(start: f64, end: f64, pitch: u8) -> transcribe::Note {
-    let frame = |s: f64| (s * 22_050.0 / 256.0) as usize;
-    transcribe::Note {
-        start,
-        end,
-        pitch,
-        amplitude: 0.6,
-        pitch_bends: None,
-        start_frame: frame(start),
-        end_frame: frame(end),
-    }
+    common::heard_note(start, end, pitch)
 }
 
 /// Notes in beats from the first downbeat as heard notes at [`BPM`] after [`LEAD`].

@@ -170,3 +170,17 @@ pub fn arranger_registry() -> Option<PackRegistry> {
     }
     Some(registry)
 }
+
+/// A heard note, as the transcriber reports it (amplitude 0.6, frames at basic-pitch's rate).
+pub fn heard_note(start: f64, end: f64, pitch: u8) -> counterpart_engine::transcribe::Note {
+    let frame = |s: f64| (s.max(0.0) * 22_050.0 / 256.0) as usize;
+    counterpart_engine::transcribe::Note {
+        start,
+        end,
+        pitch,
+        amplitude: 0.6,
+        pitch_bends: None,
+        start_frame: frame(start),
+        end_frame: frame(end),
+    }
+}
