@@ -219,29 +219,7 @@ fn remove_the_vocals_typed_into_the_editor_is_heard_instead_of_the_song_and_ab_b
     play_song(&mut daw, &song, bar, total);
     daw.playhead.playing = false;
 
-    daw.host.gui_create("x11", false).expect("creates the editor");
-    daw.host.gui_set_scale(1.0).expect("scale 1");
-    let size = daw.host.gui_get_size().expect("reports its size");
-    let parent = x.create_parent(size);
-    daw.host.gui_set_parent(u64::from(parent)).expect("embeds in the parent");
-    daw.host.gui_show().expect("shows");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let editor = loop {
-        play_song(&mut daw, &song, bar, 2048);
-        if let Some(editor) = x.find_editor(parent, size) {
-            break editor;
-        }
-        assert!(Instant::now() < deadline, "the editor window never appeared");
-    };
-    let settle = Instant::now();
-    while settle.elapsed() < Duration::from_secs(3) {
-        play_song(&mut daw, &song, bar, 4096);
-    }
-    x.focus(editor);
-    for c in "remove the vocals".chars() {
-        x.tap(c as u32);
-    }
-    x.tap(0xff0d); // Return
+    x.open_editor_and_type(&mut daw, |daw, frames| drop(play_song(daw, &song, bar, frames)), "remove the vocals");
     let typed = Instant::now();
     let rest: StemRecord = loop {
         play_song(&mut daw, &song, bar, 512 * 32);

@@ -86,33 +86,9 @@ fn a_prompt_typed_into_the_editor_becomes_a_stem_heard_on_its_bars_and_sent_as_m
     assert!(passthrough.main.iter().flatten().all(|v| *v == 0.0), "no stem yet: the silent main input passes");
     daw.playhead.playing = false;
 
-    // Open the editor the way a DAW does, embedded in a parent window.
-    daw.host.gui_create("x11", false).expect("creates the editor");
-    daw.host.gui_set_scale(1.0).expect("scale 1");
-    let size = daw.host.gui_get_size().expect("reports its size");
-    let parent = x.create_parent(size);
-    daw.host.gui_set_parent(u64::from(parent)).expect("embeds in the parent");
-    daw.host.gui_show().expect("shows");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let editor = loop {
-        play(&mut daw, &song, 0, BLOCK * 4);
-        if let Some(editor) = x.find_editor(parent, size) {
-            break editor;
-        }
-        assert!(Instant::now() < deadline, "the editor window never appeared");
-    };
-    // Let it draw its first frames (the prompt takes the keyboard focus when the editor opens).
-    let settle = Instant::now();
-    while settle.elapsed() < Duration::from_secs(3) {
-        play(&mut daw, &song, 0, BLOCK * 8);
-    }
-
-    // Type the prompt and press Enter: the same path a producer takes.
-    x.focus(editor);
-    for c in PROMPT.chars() {
-        x.tap(c as u32);
-    }
-    x.tap(0xff0d); // Return
+    // Open the editor the way a DAW does, type the prompt and press Enter: the same path a
+    // producer takes.
+    x.open_editor_and_type(&mut daw, |daw, frames| drop(play(daw, &song, 0, frames)), PROMPT);
     let typed = Instant::now();
 
     // Wait for the plugin to place the stem (its saved state shows it, as a DAW would save it).

@@ -3,7 +3,9 @@
 //! under `xvfb-run -a -s "-screen 0 1024x768x24"`); without `DISPLAY` a test skips, unless
 //! `CI=true`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use counterpart_host_tests::daw::Daw;
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, InputFocus, MapState, Window, WindowClass};
@@ -99,5 +101,37 @@ impl Display {
             self.conn.sync().expect("X round trip");
             std::thread::sleep(Duration::from_millis(15));
         }
+    }
+}
+
+impl Display {
+    /// Opens the plugin's editor embedded in a new parent window the way a DAW does, lets it draw
+    /// for 3 s while `play` keeps the host playing (`play(daw, frames)`), then gives it the
+    /// keyboard focus and types `text` followed by Return.
+    pub fn open_editor_and_type(&self, daw: &mut Daw, mut play: impl FnMut(&mut Daw, usize), text: &str) {
+        daw.host.gui_create("x11", false).expect("creates the editor");
+        daw.host.gui_set_scale(1.0).expect("scale 1");
+        let size = daw.host.gui_get_size().expect("reports its size");
+        let parent = self.create_parent(size);
+        daw.host.gui_set_parent(u64::from(parent)).expect("embeds in the parent");
+        daw.host.gui_show().expect("shows");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let editor = loop {
+            play(daw, 2048);
+            if let Some(editor) = self.find_editor(parent, size) {
+                break editor;
+            }
+            assert!(Instant::now() < deadline, "the editor window never appeared");
+        };
+        // Let it draw its first frames (the prompt takes the keyboard focus when the editor opens).
+        let settle = Instant::now();
+        while settle.elapsed() < Duration::from_secs(3) {
+            play(daw, 4096);
+        }
+        self.focus(editor);
+        for c in text.chars() {
+            self.tap(c as u32);
+        }
+        self.tap(0xff0d); // Return
     }
 }
