@@ -271,13 +271,11 @@ fn spleeter(dir: &Path) -> Result<()> {
     let deps = tmp.path().join("pydeps");
     if !has_deps {
         println!("pip install --target {} {} ...", deps.display(), SPLEETER_PY_DEPS.join(" "));
-        let status = std::process::Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--only-binary=:all:", "--target"])
-            .arg(&deps)
-            .args(SPLEETER_PY_DEPS)
-            .status()
-            .with_context(|| format!("could not run `{python} -m pip`"))?;
-        anyhow::ensure!(status.success(), "pip install of the converter's packages failed ({status})");
+        let mut args: Vec<std::ffi::OsString> =
+            ["install", "--quiet", "--only-binary=:all:", "--target"].map(Into::into).to_vec();
+        args.push(deps.clone().into());
+        args.extend(SPLEETER_PY_DEPS.iter().map(Into::into));
+        wheel::pip(&args).context("pip install of the converter's packages failed")?;
     }
     let onnx_path = tmp.path().join("model.onnx");
     let mut convert = std::process::Command::new(&python);

