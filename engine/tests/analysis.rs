@@ -107,6 +107,11 @@ fn the_release_tail_adds_no_bar() {
     let mut blips = four_bars();
     blips.extend([heard(8.5, 8.7, 40), heard(8.5, 8.7, 50)]);
     assert_eq!(analysis::analyze(&blips, 10.0, &opts).bars.len(), 4);
+    // A held note the transcriber splits in its release (the same pitch starting where it ended)
+    // is no new note either.
+    let mut split = four_bars();
+    split.extend([heard(7.5, 8.3, 67), heard(8.3, 8.9, 67)]);
+    assert_eq!(analysis::analyze(&split, 10.0, &opts).bars.len(), 4);
     let mut late = four_bars();
     late.retain(|n| !(4.0..6.0).contains(&n.start));
     late.push(heard(8.2, 8.5, 72));

@@ -16,6 +16,7 @@ mod common;
 use std::path::PathBuf;
 
 use counterpart_engine::analysis::{self, AnalyzeOptions};
+use counterpart_engine::arrange::{Chord, KeySig};
 use counterpart_engine::transcribe::{self, Note, TranscribeOptions};
 
 /// Floors, pooled over the 64 bars and 8 keys, a bit below what was measured on the committed
@@ -52,33 +53,14 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chorales")
 }
 
-/// Pitch class of a note name such as "C", "F#", "Bb".
-fn pitch_class(name: &str) -> Option<u8> {
-    let mut chars = name.chars();
-    let base = match chars.next()? {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => return None,
-    };
-    let shift: i32 = chars.map(|c| if c == '#' { 1 } else { -1 }).sum();
-    Some(((base + shift).rem_euclid(12)) as u8)
-}
-
 /// `(root, quality)` of a chord label such as "Bb7" or "F#dim"; `None` for "N".
 fn parse_chord(label: &str) -> Option<(u8, String)> {
-    let split = label.char_indices().skip(1).find(|&(_, c)| c != '#' && c != 'b').map_or(label.len(), |(i, _)| i);
-    Some((pitch_class(&label[..split])?, label[split..].to_string()))
+    Chord::parse(label).ok().map(|c| (c.root, c.quality.to_string()))
 }
 
 /// `(tonic, minor)` of a key name such as "Eb major".
 fn parse_key(name: &str) -> Option<(u8, bool)> {
-    let (tonic, mode) = name.split_once(' ')?;
-    Some((pitch_class(tonic)?, mode == "minor"))
+    KeySig::parse(name).ok().map(|k| (k.tonic, k.minor))
 }
 
 /// Sevenths reduced to their triads.

@@ -12,8 +12,11 @@ use counterpart_engine::Engine;
 use counterpart_engine::cache::AudioCache;
 use counterpart_engine::project::ProjectState;
 use counterpart_engine::stem::{Note, SLOTS, StemOutput, StemRecord, StereoAudio, TakeRecord};
-use counterpart_gui::{EditorApp, StemControls};
-use nice_plug::prelude::{BoolParam, FloatParam, FloatRange};
+use counterpart_gui::EditorApp;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::Controls;
 
 const RATE: u32 = 48_000;
 const SECONDS: usize = 300;
@@ -25,34 +28,6 @@ const BUDGET: Duration = Duration::from_millis(4);
 const FRAMES: usize = 300;
 /// Tall enough that every lane is on screen.
 const SCREEN: (f32, f32) = (1000.0, 1500.0);
-
-struct Controls {
-    gain: Vec<FloatParam>,
-    mute: Vec<BoolParam>,
-    solo: Vec<BoolParam>,
-}
-
-impl StemControls for Controls {
-    fn gain(&self, slot: usize) -> &FloatParam {
-        &self.gain[slot]
-    }
-    fn mute(&self, slot: usize) -> &BoolParam {
-        &self.mute[slot]
-    }
-    fn solo(&self, slot: usize) -> &BoolParam {
-        &self.solo[slot]
-    }
-}
-
-fn controls() -> Arc<Controls> {
-    Arc::new(Controls {
-        gain: (0..SLOTS)
-            .map(|s| FloatParam::new(format!("Gain {s}"), 1.0, FloatRange::Linear { min: 0.0, max: 2.0 }))
-            .collect(),
-        mute: (0..SLOTS).map(|s| BoolParam::new(format!("Mute {s}"), false)).collect(),
-        solo: (0..SLOTS).map(|s| BoolParam::new(format!("Solo {s}"), false)).collect(),
-    })
-}
 
 /// A cheap deterministic noise source.
 fn noise(seed: u64, i: u64) -> f32 {
@@ -167,8 +142,8 @@ fn main() {
     engine.store().restore_json(&serde_json_value(&project));
     assert_eq!(engine.status().stems.len(), SLOTS, "the 16 stems are placed");
 
-    let mut full = EditorApp::new(controls(), engine.clone(), cache.clone());
-    let mut empty = EditorApp::new(controls(), empty_engine.clone(), AudioCache::new(dir.join("empty")));
+    let mut full = EditorApp::new(Arc::new(Controls::new()), engine.clone(), cache.clone());
+    let mut empty = EditorApp::new(Arc::new(Controls::new()), empty_engine.clone(), AudioCache::new(dir.join("empty")));
     // Interleave the two runs so both see the same machine load.
     let (mut full_times, mut empty_times) = (Vec::new(), Vec::new());
     let mut vertices = 0;

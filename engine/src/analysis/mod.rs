@@ -144,14 +144,23 @@ pub fn finite_notes(notes: &[Note]) -> (Vec<Note>, usize) {
     (kept, dropped)
 }
 
+/// A note starting within this of the end of a note of the same pitch continues it: the
+/// transcriber splits a long note decaying in its release.
+const CONTINUATION_S: f64 = 0.03;
+
 /// How many of `bars` (start, end seconds, in order) the song has: up to the last bar in which a
 /// note starts (lasting an eighth of the bar or more: the transcriber hears short blips in an
-/// organ's or a reverb's release) or notes sound for most of it, so the release tail of the last
-/// chord adds no bar. At least one when there are bars.
+/// organ's or a reverb's release; and not merely continuing a note of the same pitch) or notes
+/// sound for most of it, so the release tail of the last chord adds no bar. At least one when
+/// there are bars.
 pub fn song_bars(notes: &[Note], bars: &[(f64, f64)]) -> usize {
+    let continues = |n: &Note| {
+        notes.iter().any(|m| m.pitch == n.pitch && m.start < n.start && (n.start - m.end).abs() <= CONTINUATION_S)
+    };
     let counts = |&(start, end): &(f64, f64)| {
         let shortest = (end - start) / 8.0;
-        if notes.iter().any(|n| n.start >= start && n.start < end && n.end - n.start >= shortest) {
+        let starts_here = |n: &&Note| n.start >= start && n.start < end && n.end - n.start >= shortest;
+        if notes.iter().filter(starts_here).any(|n| !continues(n)) {
             return true;
         }
         let mut sounding: Vec<(f64, f64)> =
