@@ -8,7 +8,8 @@
 //!
 //! The reference is `scripts/bench_transcription.py --serve`, run by `COUNTERPART_PYTHON`, else
 //! `.venv/bin/python` in the workspace, else `python3`; without basic-pitch it prints a SKIPPED
-//! line and the Rust figures alone. `COUNTERPART_BENCH_RUNS` sets the runs (default 5);
+//! line and the Rust figures alone. "cores busy" is CPU over wall time: how much of the run kept
+//! the cores working. `COUNTERPART_BENCH_RUNS` sets the runs (default 5);
 //! `COUNTERPART_BENCH_SWEEP=1` adds the other session layouts and batch sizes.
 
 use std::io::{BufRead, BufReader, Write};
@@ -20,7 +21,9 @@ use counterpart_engine::audio_io;
 use counterpart_engine::packs::{Pack, PackRegistry, TaskKind};
 use counterpart_engine::runtime::{self, SessionSettings};
 use counterpart_engine::transcribe::constants::{AUDIO_N_SAMPLES, HOP_SIZE, SAMPLE_RATE};
-use counterpart_engine::transcribe::{self, MODEL_KEY, Posteriorgram, TranscribeOptions, notes, sessions, window};
+use counterpart_engine::transcribe::{
+    self, Graph, MODEL_KEY, Posteriorgram, TranscribeOptions, notes, sessions, window,
+};
 use ort::session::Session;
 
 /// Length of the benchmark clip in seconds.
@@ -104,8 +107,9 @@ fn bench() -> Result<(), String> {
     let line = |name: &str, runs: &[Run]| {
         let (wall, cpu) = (median(runs.iter().map(|r| r.wall)), median(runs.iter().map(|r| r.cpu)));
         println!(
-            "{name:44} wall {wall:6.3} s  cpu {cpu:6.3} s  {:5.1}x real time  {} notes",
+            "{name:52} wall {wall:6.3} s  cpu {cpu:6.3} s  {:5.1}x real time  {:4.2} cores busy  {} notes",
             secs / wall,
+            cpu / wall,
             runs[0].notes.len()
         );
         (wall, cpu)
@@ -124,7 +128,7 @@ fn bench() -> Result<(), String> {
     let default = &layouts[0];
     if let Some((py_wall, py_cpu)) = reference {
         for (layout, (wall, cpu)) in layouts.iter().zip(&results) {
-            println!("ratio python / rust, {:30} wall {:.2}x  cpu {:.2}x", layout.name, py_wall / wall, py_cpu / cpu);
+            println!("ratio python / rust, {:40} wall {:.2}x  cpu {:.2}x", layout.name, py_wall / wall, py_cpu / cpu);
         }
         let same = default.runs[0].notes == py_runs[0].notes;
         println!(
@@ -143,7 +147,8 @@ fn bench() -> Result<(), String> {
     Ok(())
 }
 
-/// The Rust layouts to time: the default first, then the one-session layout it replaced.
+/// The Rust layouts to time: the default first, then the same sessions on the pack's graph as it
+/// is (bit-identical to the reference), then the one-session layout it replaced.
 fn layouts(pack: &Pack, sweep: bool) -> Result<Vec<Layout>, String> {
     let one = |settings: &SessionSettings| -> Result<Vec<Session>, String> {
         Ok(vec![pack.load_model(MODEL_KEY, settings).map_err(|e| e.to_string())?.session])
@@ -152,13 +157,21 @@ fn layouts(pack: &Pack, sweep: bool) -> Result<Vec<Layout>, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (n, threads) = sessions::cpu_layout(default.sessions, cores);
     let started = Instant::now();
-    let pool = sessions::cpu_sessions(pack, default.sessions).map_err(|e| e.to_string())?;
+    let (pool, graph) =
+        sessions::cpu_sessions_with(pack, default.sessions, default.graph).map_err(|e| e.to_string())?;
     let build_ms = started.elapsed().as_secs_f64() * 1e3;
+    let exact = TranscribeOptions { graph: Graph::Reference, ..default.clone() };
     let mut out = vec![
         Layout {
-            name: format!("default: {n} sessions x {threads} thread, batch 1"),
+            name: format!("default: {n} sessions x {threads} thread, {graph:?} graph"),
             sessions: pool,
             opts: default.clone(),
+            runs: Vec::new(),
+        },
+        Layout {
+            name: format!("{n} sessions x {threads} thread, Reference graph"),
+            sessions: sessions::cpu_sessions(pack, default.sessions).map_err(|e| e.to_string())?,
+            opts: exact,
             runs: Vec::new(),
         },
         Layout {

@@ -1,13 +1,14 @@
 //! Rust port vs the Python reference on the committed fixtures: posteriorgrams within float
-//! tolerance, notes identical (frames, pitch, amplitude, pitch bends); the default (windows run
-//! side by side on single-threaded sessions) bit-identical to one session.
+//! tolerance, notes identical (frames, pitch, amplitude, pitch bends); windows run side by side on
+//! single-threaded sessions bit-identical to one session; the pack's graph through the registry
+//! bit-identical to the reference; the default folded graph within 1e-4 with the same notes.
 
 mod common;
 
 use counterpart_engine::audio_io;
 use counterpart_engine::packs::PackRegistry;
 use counterpart_engine::runtime::SessionSettings;
-use counterpart_engine::transcribe::{self, RegistrySessions, TranscribeOptions, sessions};
+use counterpart_engine::transcribe::{self, Graph, RegistrySessions, TranscribeOptions, Transcription, sessions};
 
 /// Largest allowed |rust - python| in any posteriorgram cell.
 const PG_TOLERANCE: f32 = 1e-4;
@@ -117,12 +118,12 @@ fn sessions_side_by_side_are_bit_identical_to_one_session() {
 }
 
 #[test]
-fn registry_default_matches_reference_bit_for_bit() {
+fn registry_reference_graph_matches_reference_bit_for_bit() {
     if common::basic_pitch().is_none() {
         return;
     }
     let mut registry = PackRegistry::discover_default(SessionSettings::default());
-    let opts = TranscribeOptions::default();
+    let opts = TranscribeOptions { graph: Graph::Reference, ..Default::default() };
     let mut sessions = RegistrySessions::new(&mut registry, &opts).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(sessions.as_mut_slice().len(), transcribe::sessions::cpu_layout(0, cores).0);
@@ -147,4 +148,92 @@ fn registry_default_matches_reference_bit_for_bit() {
     // The one-session layout stays available and is the registry's own session.
     let one = RegistrySessions::new(&mut registry, &TranscribeOptions { sessions: 1, ..Default::default() }).unwrap();
     assert!(matches!(one, RegistrySessions::Shared(_)));
+}
+
+/// Largest |a - b| over two posteriorgram planes.
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
+}
+
+/// A note as compared: start, end, pitch, amplitude, pitch bends.
+type NoteKey = (f64, f64, u8, f32, Option<Vec<i32>>);
+
+/// Notes identical but for the amplitude (a mean of activations), which must be within tolerance.
+fn assert_same_notes(what: &str, got: &Transcription, want: &[NoteKey]) {
+    assert_eq!(got.notes.len(), want.len(), "{what}: note count");
+    for (i, (n, w)) in got.notes.iter().zip(want).enumerate() {
+        assert_eq!((n.start, n.end, n.pitch), (w.0, w.1, w.2), "{what} note {i}: timing or pitch");
+        assert!((n.amplitude - w.3).abs() <= PG_TOLERANCE, "{what} note {i}: amplitude {} vs {}", n.amplitude, w.3);
+        assert_eq!(n.pitch_bends, w.4, "{what} note {i}: pitch bends");
+    }
+}
+
+#[test]
+fn folded_graph_is_within_tolerance_with_identical_notes() {
+    let Some(pack) = common::basic_pitch() else {
+        return;
+    };
+    let (mut folded, graph) = sessions::cpu_sessions_with(&pack, 0, Graph::Folded).unwrap();
+    assert_eq!(graph, Graph::Folded, "the rewrite must apply to the shipped basic-pitch graph");
+    let opts = TranscribeOptions::default();
+    assert_eq!(opts.graph, Graph::Folded, "the folded graph is the default");
+    let mut worst = 0.0f32;
+    for clip in common::CLIPS {
+        let path = common::fixtures().join(format!("{clip}.wav"));
+        let t = transcribe::transcribe_file_on(&mut folded, &path, &opts).unwrap();
+        let reference = common::reference(clip);
+        let (onset, note, contour) = common::reference_pg(clip, reference.frames);
+        assert_eq!(t.posteriorgram.frames, reference.frames, "{clip}: frame count");
+        let pg = &t.posteriorgram;
+        let diff = max_diff(&pg.onset, &onset).max(max_diff(&pg.note, &note)).max(max_diff(&pg.contour, &contour));
+        println!("{clip}: folded graph max abs diff to the reference {diff:e}");
+        assert!(diff <= PG_TOLERANCE, "{clip}: folded graph differs by {diff}");
+        worst = worst.max(diff);
+        let want: Vec<_> = reference
+            .notes
+            .iter()
+            .map(|n| (n.start, n.end, n.pitch, n.amplitude as f32, n.pitch_bends.clone()))
+            .collect();
+        assert_same_notes(clip, &t, &want);
+    }
+    // 60 s of the fixtures looped: 37 windows, against the pack's graph on one session.
+    let long = looped_fixtures(60);
+    let mut one = common::basic_pitch_session().unwrap();
+    let exact = transcribe::transcribe_samples(&mut one, &long, &TranscribeOptions::default()).unwrap();
+    let t = transcribe::transcribe_samples_on(&mut folded, &long, &opts).unwrap();
+    let (a, b) = (&t.posteriorgram, &exact.posteriorgram);
+    let diff = max_diff(&a.onset, &b.onset).max(max_diff(&a.note, &b.note)).max(max_diff(&a.contour, &b.contour));
+    println!("60 s clip: folded graph max abs diff {diff:e}, {} notes", t.notes.len());
+    assert!(diff <= PG_TOLERANCE, "60 s clip: folded graph differs by {diff}");
+    assert!(diff > 0.0, "the folded graph is a different computation; identical bits mean it did not run");
+    let want: Vec<_> =
+        exact.notes.iter().map(|n| (n.start, n.end, n.pitch, n.amplitude, n.pitch_bends.clone())).collect();
+    assert_same_notes("60 s clip", &t, &want);
+    println!("parity of the folded graph: worst fixture diff {worst:e}; notes identical");
+
+    // Other packs' graphs are not rewritten: the transcriber falls back to the graph as it is.
+    let registry = PackRegistry::discover_default(SessionSettings::default());
+    for other in registry.packs().iter().filter(|p| p.name() != pack.name()) {
+        for model in &other.manifest.models {
+            let bytes = std::fs::read(other.dir.join(&model.file)).unwrap();
+            let refused = transcribe::folded_graph::fold(&bytes).unwrap_err();
+            println!("{} {}: not folded ({refused})", other.name(), model.file);
+        }
+    }
+}
+
+#[test]
+fn registry_builds_side_by_side_sessions_once() {
+    if common::basic_pitch().is_none() {
+        return;
+    }
+    let mut registry = PackRegistry::discover_default(SessionSettings::default());
+    let opts = TranscribeOptions::default();
+    let first = RegistrySessions::new(&mut registry, &opts).unwrap().as_mut_slice().as_ptr();
+    let again = RegistrySessions::new(&mut registry, &opts).unwrap().as_mut_slice().as_ptr();
+    assert_eq!(first, again, "the second transcription must reuse the registry's sessions");
+    let exact = TranscribeOptions { graph: Graph::Reference, ..Default::default() };
+    let other = RegistrySessions::new(&mut registry, &exact).unwrap().as_mut_slice().as_ptr();
+    assert_ne!(first, other, "the reference graph has sessions of its own");
 }

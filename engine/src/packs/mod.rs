@@ -209,6 +209,8 @@ pub struct PackRegistry {
     settings: SessionSettings,
     /// Built sessions by (pack name, model key).
     sessions: HashMap<(String, String), LoadedModel>,
+    /// Built sets of side-by-side sessions by (pack name, set id).
+    session_sets: HashMap<(String, String), Vec<ort::session::Session>>,
 }
 
 impl PackRegistry {
@@ -237,7 +239,14 @@ impl PackRegistry {
                 }
             }
         }
-        PackRegistry { searched: dirs.to_vec(), packs, problems, settings, sessions: HashMap::new() }
+        PackRegistry {
+            searched: dirs.to_vec(),
+            packs,
+            problems,
+            settings,
+            sessions: HashMap::new(),
+            session_sets: HashMap::new(),
+        }
     }
 
     /// [`discover`](Self::discover) over [`default_search_dirs`].
@@ -282,5 +291,26 @@ impl PackRegistry {
             self.sessions.insert(id.clone(), loaded);
         }
         Ok(self.sessions.get_mut(&id).expect("inserted above"))
+    }
+
+    /// The set of sessions `set` for `pack` (e.g. one per core), built by `build` on first use,
+    /// then cached.
+    pub fn session_set(
+        &mut self,
+        pack: &str,
+        set: &str,
+        build: impl FnOnce(&Pack) -> Result<Vec<ort::session::Session>, PackError>,
+    ) -> Result<&mut [ort::session::Session], PackError> {
+        let id = (pack.to_string(), set.to_string());
+        if !self.session_sets.contains_key(&id) {
+            let p = self
+                .packs
+                .iter()
+                .find(|p| p.name() == pack)
+                .ok_or_else(|| PackError::NoModel { pack: pack.into(), key: set.into() })?;
+            let built = build(p)?;
+            self.session_sets.insert(id.clone(), built);
+        }
+        Ok(self.session_sets.get_mut(&id).expect("inserted above"))
     }
 }

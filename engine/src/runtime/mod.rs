@@ -258,6 +258,18 @@ pub fn build_session(model: &Path, settings: &SessionSettings) -> Result<BuiltSe
     }
 }
 
+/// Builds a CPU session from a model held in memory (a graph rewritten at load time); like
+/// [`build_session`], errors and panics from `ort` come back as text.
+pub fn build_cpu_session_from_memory(model: &[u8], settings: &SessionSettings) -> Result<Session, String> {
+    if loaded().is_none() {
+        return Err("ONNX Runtime is not loaded (call runtime::init first)".into());
+    }
+    let guarded = catch_unwind(AssertUnwindSafe(|| -> Result<Session, String> {
+        base_builder(settings)?.commit_from_memory(model).map_err(|e| e.to_string())
+    }));
+    guarded.unwrap_or_else(|panic| Err(panic_message(&panic)))
+}
+
 /// A session builder with the thread settings applied.
 fn base_builder(settings: &SessionSettings) -> Result<SessionBuilder, String> {
     let env = ENVIRONMENT.get().ok_or("ONNX Runtime environment is missing")?;
