@@ -28,13 +28,31 @@ pub fn clap_bundle() -> PathBuf {
 pub fn shared_cache() -> AudioCache {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("counterpart-host-tests-{}", std::process::id()));
+        remove_stale_caches();
+        let dir = std::env::temp_dir().join(format!("{CACHE_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         // SAFETY: set once, before any plugin instance (and so any reader) exists.
         unsafe { std::env::set_var(counterpart_engine::cache::CACHE_ENV, &dir) };
         dir
     });
     AudioCache::new(dir)
+}
+
+/// The shared cache folders' names: this prefix and the test process's id.
+const CACHE_PREFIX: &str = "counterpart-host-tests-";
+
+/// Removes the cache folders of test processes that have ended (each holds a few hundred MB of
+/// stems; a test process cannot clean up after itself when it exits).
+fn remove_stale_caches() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(CACHE_PREFIX)) else { continue };
+        let ended = pid.parse::<u32>().is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if ended {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The host's song position, moved the way a DAW moves it: in whole samples, with the beat
@@ -216,6 +234,23 @@ impl Daw {
         self.host.flush_params(&[InEvent::ParamValue { time: 0, param_id: id, value: plain }]).expect("flush");
     }
 
+    /// The project the plugin's saved state holds, as a DAW would save it.
+    pub fn saved_project(&mut self) -> ProjectState {
+        let state = decode_state(&self.host.save_state().expect("saves"));
+        let text = state["fields"]["project"].as_str().expect("the project field").to_string();
+        serde_json::from_str(&text).expect("the project parses")
+    }
+
+    /// What the plugin's engine was doing when its state was saved (the write-only "activity"
+    /// field): `queue` (id, title, stage, fraction), `recent` (id, title, outcome "done" /
+    /// "failed" / "cancelled", message), `notices`, `last_error`, `captured` regions and
+    /// `capture_overruns`.
+    pub fn saved_activity(&mut self) -> Activity {
+        let state = decode_state(&self.host.save_state().expect("saves"));
+        let text = state["fields"]["activity"].as_str().expect("the activity field");
+        Activity(serde_json::from_str(text).expect("the activity parses"))
+    }
+
     /// A parameter's value as the plugin displays it.
     pub fn param_text(&mut self, name: &str) -> String {
         let id = self.host.param_by_name(name).unwrap_or_else(|| panic!("no parameter named {name}")).id;
@@ -284,4 +319,49 @@ pub fn project_of(stems: &[StemRecord]) -> ProjectState {
         project.put(stem.clone());
     }
     project
+}
+
+/// The engine's activity as the plugin saved it (see [`Daw::saved_activity`]).
+#[derive(Debug, Clone)]
+pub struct Activity(pub serde_json::Value);
+
+impl Activity {
+    /// Titles of the jobs queued or running.
+    pub fn queued(&self) -> Vec<&str> {
+        self.0["queue"].as_array().into_iter().flatten().filter_map(|j| j["title"].as_str()).collect()
+    }
+
+    /// How the last job titled `title` ended: `Some(Ok(()))` done, `Some(Err(why))` failed or
+    /// cancelled, `None` not ended (or never run).
+    pub fn ended(&self, title: &str) -> Option<Result<(), String>> {
+        let recent = self.0["recent"].as_array()?;
+        let job = recent.iter().rev().find(|j| j["title"].as_str() == Some(title))?;
+        match job["outcome"].as_str() {
+            Some("done") => Some(Ok(())),
+            Some("failed") => Some(Err(job["message"].as_str().unwrap_or("failed without a message").to_string())),
+            other => Some(Err(other.unwrap_or("ended without an outcome").to_string())),
+        }
+    }
+
+    /// Whether a job titled `title` is queued, running or ended.
+    pub fn seen(&self, title: &str) -> bool {
+        self.queued().contains(&title) || self.ended(title).is_some()
+    }
+
+    /// The captured regions as (start, end) song samples.
+    pub fn captured(&self) -> Vec<(i64, i64)> {
+        let regions = self.0["captured"].as_array().into_iter().flatten();
+        regions.filter_map(|r| Some((r[0].as_i64()?, r[1].as_i64()?))).collect()
+    }
+}
+
+impl std::fmt::Display for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.clone();
+        // The runtime line is long and says nothing about jobs.
+        if let Some(map) = shown.as_object_mut() {
+            map.remove("runtime");
+        }
+        write!(f, "{shown}")
+    }
 }
