@@ -12,10 +12,12 @@ use std::time::Instant;
 use counterpart_engine::packs::{PackRegistry, TaskKind};
 use counterpart_engine::render::Renderer;
 use counterpart_engine::runtime::{self, SessionSettings};
+use counterpart_engine::separate::byo::ByoSeparator;
 use counterpart_engine::separate::hpss::{self, HpssSettings};
 use counterpart_engine::separate::masking::{self, Layout};
 use counterpart_engine::separate::{score_informed, separate_vocals};
 use counterpart_engine::stem::{Note, StereoAudio};
+use counterpart_engine::transcribe::{RegistrySessions, TranscribeOptions};
 
 const RATE: u32 = 44_100;
 const SECONDS: f64 = 180.0;
@@ -87,21 +89,102 @@ fn main() {
     }
     let mut registry = PackRegistry::discover_default(SessionSettings::default());
     if let Ok(pack) = registry.find(TaskKind::Transcriber).map(|p| p.name().to_string()) {
+        // Before: one session with ONNX Runtime's own threads; after: one single-threaded session
+        // per core, windows side by side (what `separate_role` uses), in the same run.
         let session = &mut registry.session(&pack, "nmp").expect("loads").session;
         let t = Instant::now();
-        let notes = score_informed::transcribe_mix(session, &audio).expect("transcribes");
+        let one = score_informed::transcribe_mix(std::slice::from_mut(session), &audio).expect("transcribes");
+        let on_one = t.elapsed().as_secs_f64();
+        let mut sessions = RegistrySessions::new(&mut registry, &TranscribeOptions::default()).expect("loads");
+        let count = sessions.as_mut_slice().len();
+        let t = Instant::now();
+        let notes = score_informed::transcribe_mix(sessions.as_mut_slice(), &audio).expect("transcribes");
         let transcribe = t.elapsed().as_secs_f64();
+        assert_eq!(notes.len(), one.len(), "side by side gives the same notes");
         let (line, others) = score_informed::lowest_line(&notes);
         let t = Instant::now();
         score_informed::separate_line(&audio, &line, &others).expect("separates");
         let masks = t.elapsed().as_secs_f64();
-        row("bass: transcription (basic-pitch)", transcribe, audio_seconds, reference);
+        row("bass: transcription, one session", on_one, audio_seconds, reference);
+        row(&format!("bass: transcription, {count} sessions"), transcribe, audio_seconds, reference);
         row("bass: score-informed masks", masks, audio_seconds, reference);
-        row("bass: total", transcribe + masks, audio_seconds, reference);
+        row("bass: total, one session (before)", on_one + masks, audio_seconds, reference);
+        row("bass: total (separate_role)", transcribe + masks, audio_seconds, reference);
     }
     if registry.find(TaskKind::Separator).is_ok() {
         let t = Instant::now();
         separate_vocals(&mut registry, &audio).expect("separates");
         row("vocals: Spleeter 2stems", t.elapsed().as_secs_f64(), audio_seconds, reference);
     }
+    // Our learned drums / bass pack (or any bring-your-own pack): all its stems in one pass.
+    if let Some(pack) = registry.packs().iter().find(|p| p.manifest.separator.is_some()) {
+        let mut separator = ByoSeparator::load(pack, &SessionSettings::default()).expect("loads");
+        let name = format!("{}: {}", separator.spec.stems.join(" + "), pack.name());
+        let t = Instant::now();
+        separator.separate(&audio).expect("separates");
+        row(&name, t.elapsed().as_secs_f64(), audio_seconds, reference);
+    }
+    memory(&audio);
+}
+
+/// Peak memory (`VmHWM`, reported by the child itself in `report.json`) of the `counterpart edit`
+/// binary removing the drums from a 1-minute and a 20-minute input (the song repeated, 16-bit
+/// stereo WAV), and their ratio: segmenting keeps it flat where a whole-file edit grew with the
+/// length (the 20-minute input alone is 423 MiB as f32).
+fn memory(song: &StereoAudio) {
+    // About 1.3 GB of WAV files: in memory (/dev/shm) where there is one, so disk space is no issue.
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.join(format!("counterpart-separate-bench-{}", std::process::id()))
+    } else {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/separate-bench")
+    };
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    let mut peaks = Vec::new();
+    println!(
+        "{:<36} {:>9} {:>13} {:>12} {:>10}",
+        "counterpart edit \"remove the drums\"", "peak RSS", "separate", "segments", "wall"
+    );
+    for minutes in [1usize, 20] {
+        let input = dir.join(format!("song-{minutes}min.wav"));
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&input, spec).expect("writes");
+        let to_i16 = |x: f32| (x.clamp(-1.0, 1.0) * 32767.0) as i16;
+        for i in 0..minutes * 60 * RATE as usize {
+            let j = i % song.frames();
+            w.write_sample(to_i16(song.left[j])).expect("writes");
+            w.write_sample(to_i16(song.right[j])).expect("writes");
+        }
+        w.finalize().expect("writes");
+        let out = dir.join(format!("out-{minutes}min"));
+        let t = Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
+            .args(["edit", "--input"])
+            .arg(&input)
+            .args(["--instruction", "remove the drums", "--out"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let wall = t.elapsed().as_secs_f64();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report")).expect("json");
+        let peak = report["peak_memory_mib"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:<36} {peak:>5.0} MiB {:>7.2} s/min {:>12} {wall:>8.1} s",
+            format!("{minutes} min input"),
+            report["separate_s_per_audio_minute"].as_f64().unwrap_or(f64::NAN),
+            report["segments"]["count"],
+        );
+        peaks.push(peak);
+        let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_file(&input);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("peak memory, 20 min / 1 min: {:.2}x", peaks[1] / peaks[0]);
 }

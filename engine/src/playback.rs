@@ -159,6 +159,17 @@ impl BlockPlan {
     pub fn segments(&self) -> &[Segment] {
         if self.playing { &self.segments[..self.count] } else { &[] }
     }
+
+    /// How far the "Edit A/B" switch moves in one sample.
+    fn switch_step(&self) -> f32 {
+        (1.0 / (self.sample_rate * SWITCH_RAMP_SECONDS).max(1.0)) as f32
+    }
+}
+
+/// `fade` moved `samples` steps of `step` toward `target`, stopping there.
+fn ramp(fade: f32, target: f32, step: f32, samples: usize) -> f32 {
+    let moved = step * samples as f32;
+    if target > fade { (fade + moved).min(target) } else { (fade - moved).max(target) }
 }
 
 /// Stem slots as the audio thread sees them, plus the state needed to play them seamlessly.
@@ -168,8 +179,11 @@ pub struct Player {
     /// Slots whose stem was swapped since the last block: their held notes are released.
     swapped: [bool; SLOTS],
     gains: [f32; SLOTS],
-    /// How far each slot's edit of the main input is heard (0: the original, 1: the edit).
+    /// How far each slot's edit of the main input (or a replacement's new part) is heard (0: the
+    /// original, 1: the edit).
     fades: [f32; SLOTS],
+    /// Whether edits of the main input are heard ("Edit A/B" on "Edited").
+    edited: bool,
     expected_pos: Option<i64>,
     /// The beat grid of the last block, carried on while the transport plays on.
     anchor: Option<Anchor>,
@@ -184,6 +198,7 @@ impl Default for Player {
             swapped: [false; SLOTS],
             gains: [0.0; SLOTS],
             fades: [0.0; SLOTS],
+            edited: true,
             expected_pos: None,
             anchor: None,
             midi: MidiBuffer::default(),
@@ -210,6 +225,19 @@ impl Player {
         self.slots[slot].as_ref().map_or((false, false), |s| (s.output.plays_audio(), s.output.sends_midi()))
     }
 
+    /// Sets the "Edit A/B" switch for the coming blocks: `true` plays the edits of the main input
+    /// (and the parts replacements wrote), `false` the original, each reached over
+    /// [`SWITCH_RAMP_SECONDS`]. Call it before [`Self::plan_block`].
+    pub fn set_edit_ab(&mut self, edited: bool) {
+        self.edited = edited;
+    }
+
+    /// Whether `slot` sends its notes this block: a replacement's new part is silent while the
+    /// original plays.
+    fn sends_midi(&self, slot: usize, mix: &SlotMix) -> bool {
+        mix.midi && (self.edited || self.slots[slot].as_ref().is_none_or(|s| s.edit != EditPart::NewPart))
+    }
+
     /// Forgets the transport (the host reset the plugin); held notes are released next block.
     pub fn reset(&mut self) {
         self.expected_pos = None;
@@ -221,6 +249,7 @@ impl Player {
     /// and loop wrap, and schedules the notes of every slot whose `mix.midi` is on.
     pub fn plan_block(&mut self, transport: &BlockTransport, len: usize, mix: &[SlotMix; SLOTS]) -> BlockPlan {
         self.midi.len = 0;
+        let midi: [bool; SLOTS] = std::array::from_fn(|slot| self.sends_midi(slot, &mix[slot]));
         let loop_samples = transport.loop_range.map(|(samples, _)| samples);
         let (segments, count) = split_at_loop(transport.pos_samples, len, loop_samples);
         let samples_per_beat = transport.samples_per_beat();
@@ -229,8 +258,8 @@ impl Player {
         if !transport.playing || jumped {
             self.release_all(0);
         }
-        for (slot, slot_mix) in mix.iter().enumerate() {
-            if !slot_mix.midi || std::mem::take(&mut self.swapped[slot]) {
+        for (slot, sends) in midi.into_iter().enumerate() {
+            if !sends || std::mem::take(&mut self.swapped[slot]) {
                 self.release_slot(slot, 0);
             }
         }
@@ -259,8 +288,8 @@ impl Player {
             if index > 0 {
                 self.release_all(segment.offset as u32);
             }
-            for (slot, slot_mix) in mix.iter().enumerate() {
-                if slot_mix.midi {
+            for (slot, sends) in midi.into_iter().enumerate() {
+                if sends {
                     self.schedule_slot(slot, segment, &plan.anchors[index]);
                 }
             }
@@ -280,7 +309,8 @@ impl Player {
 
     /// Mixes `slot`'s audio for `plan` into `out` (two channels), ramping its gain from the
     /// previous block's value to `mix.gain`. Parts of edits are not mixed in: one that replaces
-    /// the main input plays through [`Self::replace_main`], a kept one is silent.
+    /// the main input plays through [`Self::replace_main`], a kept one is silent. A replacement's
+    /// new part follows the "Edit A/B" switch on the same ramp as the edit it belongs to.
     pub fn mix_slot(&mut self, slot: usize, plan: &BlockPlan, mix: &SlotMix, out: &mut [&mut [f32]]) {
         let edit = self.slots[slot].as_ref().map_or(EditPart::None, |s| s.edit);
         if edit == EditPart::ReplacesMain {
@@ -289,25 +319,39 @@ impl Player {
         let target = if mix.audio { mix.gain } else { 0.0 };
         let from = self.gains[slot];
         self.gains[slot] = target;
+        let block = out.first().map_or(0, |c| c.len());
+        // How far the switch lets a new part be heard, at the block's start and toward where.
+        let (fade, fade_to) = match edit {
+            EditPart::NewPart => (self.fades[slot], if self.edited { 1.0 } else { 0.0 }),
+            _ => (1.0, 1.0),
+        };
+        if edit == EditPart::NewPart {
+            self.fades[slot] = if plan.playing { ramp(fade, fade_to, plan.switch_step(), block) } else { fade_to };
+        }
         let Some(audio) = self.slots[slot]
             .as_ref()
-            .filter(|s| s.edit == EditPart::None)
+            .filter(|s| matches!(s.edit, EditPart::None | EditPart::NewPart))
             .and_then(|s| s.audio.as_ref().map(|a| (s.start_sample, a)))
         else {
             return;
         };
-        if from == 0.0 && target == 0.0 {
+        if (from == 0.0 && target == 0.0) || (fade == 0.0 && fade_to == 0.0) {
             return;
         }
         let (start_sample, audio) = audio;
-        let block_len = out.first().map_or(0, |c| c.len()).max(1) as f32;
+        let block_len = block.max(1) as f32;
+        let step = plan.switch_step();
         for segment in plan.segments() {
             // The part of this segment that overlaps the stem's audio.
             let first = (start_sample - segment.pos).clamp(0, segment.len as i64) as usize;
             let last = (start_sample + audio.frames() as i64 - segment.pos).clamp(0, segment.len as i64) as usize;
             for i in first..last {
                 let at = segment.offset + i;
-                let gain = from + (target - from) * (at as f32 / block_len);
+                let switch = ramp(fade, fade_to, step, at + 1);
+                if switch <= 0.0 {
+                    continue;
+                }
+                let gain = (from + (target - from) * (at as f32 / block_len)) * switch;
                 let src = (segment.pos + i as i64 - start_sample) as usize;
                 let sources = [&audio.left, &audio.right];
                 for (channel, buffer) in out.iter_mut().enumerate().take(2) {
@@ -319,19 +363,22 @@ impl Player {
 
     /// Plays every stem that replaces the main input instead of the input in `main` (two
     /// channels) over its span, with an equal-gain crossfade of [`EDGE_RAMP_SECONDS`] inside each
-    /// edge; outside the spans `main` is not touched. `edited` is the "Edit A/B" parameter: off,
-    /// the original comes back over [`SWITCH_RAMP_SECONDS`] (so do mute, solo and bypass, through
-    /// `mix`). Call it before the other stems are mixed into `main`.
-    pub fn replace_main(&mut self, plan: &BlockPlan, mix: &[SlotMix; SLOTS], edited: bool, main: &mut [&mut [f32]]) {
+    /// edge; outside the spans `main` is not touched. With "Edit A/B" on the original
+    /// ([`Self::set_edit_ab`]) the original comes back over [`SWITCH_RAMP_SECONDS`] (so do mute,
+    /// solo and bypass, through `mix`). Call it before the other stems are mixed into `main`.
+    pub fn replace_main(&mut self, plan: &BlockPlan, mix: &[SlotMix; SLOTS], main: &mut [&mut [f32]]) {
         let edge = (plan.sample_rate * EDGE_RAMP_SECONDS).round().max(1.0) as f32;
-        let step = (1.0 / (plan.sample_rate * SWITCH_RAMP_SECONDS).max(1.0)) as f32;
+        let step = plan.switch_step();
         let block_len = main.first().map_or(0, |c| c.len()).max(1) as f32;
         for (slot, slot_mix) in mix.iter().enumerate() {
             let Some(stem) = self.slots[slot].as_ref().filter(|s| s.edit == EditPart::ReplacesMain) else {
-                self.fades[slot] = 0.0;
+                // A new part keeps its place on the switch's ramp (see `mix_slot`).
+                if self.slots[slot].as_ref().is_none_or(|s| s.edit != EditPart::NewPart) {
+                    self.fades[slot] = 0.0;
+                }
                 continue;
             };
-            let target = if slot_mix.audio && edited { 1.0 } else { 0.0 };
+            let target = if slot_mix.audio && self.edited { 1.0 } else { 0.0 };
             // A muted slot's gain reads 0: the fade takes the edit out, at the level it had.
             let gain_from = self.gains[slot];
             let gain_to = if slot_mix.audio { slot_mix.gain } else { gain_from };
@@ -342,10 +389,7 @@ impl Player {
                 self.fades[slot] = target;
                 continue;
             };
-            let toward = |fade: f32, samples: usize| {
-                let moved = step * samples as f32;
-                if target > fade { (fade + moved).min(target) } else { (fade - moved).max(target) }
-            };
+            let toward = |fade: f32, samples: usize| ramp(fade, target, step, samples);
             let frames = audio.frames() as i64;
             for segment in plan.segments() {
                 let first = (stem.start_sample - segment.pos).clamp(0, segment.len as i64) as usize;
@@ -461,13 +505,14 @@ mod tests {
                 sample_rate: RATE,
                 loop_range: None,
             };
+            player.set_edit_ab(edited(start));
             let plan = player.plan_block(&transport, len, &mix);
             let (mut left, mut right): (Vec<f32>, Vec<f32>) = (
                 (start..start + len).map(|i| input(0, i)).collect(),
                 (start..start + len).map(|i| input(1, i)).collect(),
             );
             let mut main: [&mut [f32]; 2] = [&mut left, &mut right];
-            player.replace_main(&plan, &mix, edited(start), &mut main);
+            player.replace_main(&plan, &mix, &mut main);
             for (slot, slot_mix) in mix.iter().enumerate() {
                 player.mix_slot(slot, &plan, slot_mix, &mut main);
             }
@@ -527,5 +572,63 @@ mod tests {
         }
         let halfway = out[0][12_000 + ramp / 2];
         assert!(halfway != input(0, 12_000 + ramp / 2) && halfway != -0.25, "it crossfades: {halfway}");
+    }
+
+    #[test]
+    fn a_replacements_new_part_follows_the_ab_switch_so_the_original_comes_back_exactly() {
+        let ramp = (RATE * SWITCH_RAMP_SECONDS) as usize;
+        for block in [1, 64, 480, 4096] {
+            let mut player = Player::default();
+            player.swap(0, Some(edit_stem(0, 48_000, EditPart::ReplacesMain)));
+            let new_part = PlayableStem {
+                notes: vec![crate::stem::Note { start: 0.25, length: 0.1, key: 40, velocity: 100 }],
+                output: StemOutput::Both,
+                ..(*edit_stem(0, 48_000, EditPart::NewPart)).clone()
+            };
+            player.swap(1, Some(Arc::new(new_part)));
+            // The edit (the rest plus the new part) until 12 000, the original until 24 000, then the edit.
+            let out = play(&mut player, 36_000, block, |i| !(12_000..24_000).contains(&i));
+            for c in 0..2 {
+                let edited = [-0.5, 0.5][c];
+                for i in (ramp + block..12_000).chain(24_000 + ramp + block..36_000) {
+                    assert_eq!(out[c][i], edited, "block {block}: the rest and the new part play at {i}");
+                }
+                for (i, v) in out[c].iter().enumerate().take(24_000).skip(12_000 + ramp + block) {
+                    assert_eq!(*v, input(c, i), "block {block}: exactly the original at {i}");
+                }
+                // The rest and the new part leave together: the mix stays a crossfade of the two songs.
+                for i in (12_000..12_000 + ramp + block).filter(|i| (edited - input(c, *i)).abs() > 1e-3) {
+                    let w = (out[c][i] - input(c, i)) / (edited - input(c, i));
+                    assert!((-1e-4..=1.0 + 1e-4).contains(&w), "block {block}: not a crossfade at {i} ({w})");
+                }
+            }
+        }
+
+        // The new part's notes leave the MIDI output with the original.
+        let mix = [SlotMix { gain: 1.0, audio: true, midi: true }; SLOTS];
+        let transport = BlockTransport {
+            playing: true,
+            pos_samples: 0,
+            pos_beats: 0.0,
+            tempo: 120.0,
+            sample_rate: RATE,
+            loop_range: None,
+        };
+        let mut player = Player::default();
+        player.swap(
+            1,
+            Some(Arc::new(PlayableStem {
+                notes: vec![crate::stem::Note { start: 0.25, length: 0.1, key: 40, velocity: 100 }],
+                output: StemOutput::Midi,
+                edit: EditPart::NewPart,
+                ..PlayableStem::default()
+            })),
+        );
+        player.set_edit_ab(false);
+        player.plan_block(&transport, 12_000, &mix);
+        assert!(player.midi_events().iter().all(|e| e.velocity == 0), "{:?}", player.midi_events());
+        player.set_edit_ab(true);
+        player.plan_block(&transport, 12_000, &mix);
+        assert_eq!(player.midi_events().iter().filter(|e| e.velocity > 0).count(), 1, "heard with the edit");
     }
 }

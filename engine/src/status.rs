@@ -36,10 +36,40 @@ pub struct Status {
     pub jobs_done: u64,
     /// Jobs queued or running, oldest first.
     pub queue: Vec<JobState>,
+    /// Jobs that ended lately, oldest first (at most [`RECENT_JOBS`]).
+    pub recent: Vec<EndedJob>,
+    /// What jobs said lately about doing something other than exactly what was asked, oldest
+    /// first (at most [`RECENT_JOBS`]).
+    pub notices: Vec<String>,
     /// Waveform summary of the captured context (sidechain) for the editor's overview.
     pub context_peaks: Arc<Peaks>,
     /// Waveform summary of the captured main input.
     pub main_peaks: Arc<Peaks>,
+}
+
+/// How many ended jobs and notices the snapshot keeps.
+pub const RECENT_JOBS: usize = 20;
+
+/// A job that ended, with how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedJob {
+    /// The job.
+    pub id: JobId,
+    /// What it was, as the queue called it ("write: remove the vocals").
+    pub title: String,
+    /// How it ended.
+    pub outcome: JobOutcome,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    /// It did what it was asked.
+    Done,
+    /// It failed, and the sentence says why and what to do.
+    Failed(String),
+    /// It was cancelled.
+    Cancelled,
 }
 
 /// A queued or running job as the editor lists it.

@@ -88,6 +88,9 @@ pub enum EditPart {
     /// The other half of an edit (what was removed, or what was left when a part was kept),
     /// kept for export and for later edits; it is not heard.
     Kept,
+    /// The part a replacement wrote ("replace the bass with something busier"): mixed in like
+    /// any stem while the edits are heard, silent while "Edit A/B" plays the original.
+    NewPart,
 }
 
 impl EditPart {

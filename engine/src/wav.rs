@@ -50,3 +50,62 @@ pub fn write_wav(path: &Path, audio: &StereoAudio) -> Result<(), String> {
     }
     writer.finalize().map_err(fail)
 }
+
+/// A 32-bit float stereo WAV file written a piece at a time: samples go to `<path>.partial`, and
+/// the file takes its real name only in [`StereoWavWriter::finish`]; dropped unfinished (an edit
+/// that failed half way), the partial file is removed, so no truncated file is left behind.
+pub struct StereoWavWriter {
+    /// The final name.
+    path: std::path::PathBuf,
+    /// Where samples are written until [`StereoWavWriter::finish`].
+    partial: std::path::PathBuf,
+    /// The open writer; `None` once finished.
+    writer: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
+}
+
+impl StereoWavWriter {
+    /// Starts `path` (written as `<path>.partial` until finished) at `sample_rate`.
+    pub fn create(path: &Path, sample_rate: u32) -> Result<StereoWavWriter, String> {
+        let spec =
+            hound::WavSpec { channels: 2, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let writer = hound::WavWriter::create(&partial, spec)
+            .map_err(|e| format!("{}: cannot write WAV ({e})", path.display()))?;
+        Ok(StereoWavWriter { path: path.to_path_buf(), partial, writer: Some(writer) })
+    }
+
+    /// Appends frames (pairs of `left` and `right` samples).
+    pub fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), String> {
+        let path = &self.path;
+        let fail = |e: hound::Error| format!("{}: cannot write WAV ({e})", path.display());
+        let writer = self.writer.as_mut().ok_or_else(|| format!("{}: already finished", path.display()))?;
+        for (l, r) in left.iter().zip(right) {
+            writer.write_sample(*l).map_err(fail)?;
+            writer.write_sample(*r).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Completes the header and gives the file its name.
+    pub fn finish(mut self) -> Result<(), String> {
+        let fail = |e: &dyn std::fmt::Display| format!("{}: cannot write WAV ({e})", self.path.display());
+        if let Some(writer) = self.writer.take()
+            && let Err(e) = writer.finalize()
+        {
+            let _ = std::fs::remove_file(&self.partial);
+            return Err(fail(&e));
+        }
+        std::fs::rename(&self.partial, &self.path).map_err(|e| fail(&e))
+    }
+}
+
+impl Drop for StereoWavWriter {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            drop(writer);
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}

@@ -20,7 +20,7 @@ use crate::project::ProjectState;
 use crate::resample::resample;
 use crate::runner::{Cancels, EditStem, Edited, ModelsInfo, NewTakes, Outcome, Report, Runner, Task};
 use crate::runtime::ExecutionProvider;
-use crate::status::{JobState, Status};
+use crate::status::{EndedJob, JobOutcome, JobState, RECENT_JOBS, Status};
 use crate::stem::{AudioRef, EditPart, PlayableStem, SLOTS, StemOutput, StemRecord, StereoAudio, TakeRecord};
 use crate::wav::read_wav;
 
@@ -70,6 +70,9 @@ pub(crate) struct Worker {
     cancels: Arc<Cancels>,
     /// Jobs handed to the runner and not finished, oldest first.
     queue: Vec<Queued>,
+    /// Jobs that ended lately and the notices jobs gave, oldest first.
+    recent: VecDeque<EndedJob>,
+    notices: VecDeque<String>,
     /// Waveform summaries of the captured main input and sidechain, and the chunks to redo.
     main_peaks: Arc<Peaks>,
     context_peaks: Arc<Peaks>,
@@ -106,6 +109,8 @@ impl Worker {
             reports: crossbeam_channel::never(),
             cancels: Arc::default(),
             queue: Vec::new(),
+            recent: VecDeque::new(),
+            notices: VecDeque::new(),
             main_peaks: Arc::new(empty_peaks(sample_rate)),
             context_peaks: Arc::new(empty_peaks(sample_rate)),
             dirty_peaks: BTreeSet::new(),
@@ -179,12 +184,14 @@ impl Worker {
         match job {
             Job::ImportStem(import) => {
                 let id = import.id;
+                let title = format!("import {}", import.path.display());
                 match self.import(import) {
                     Ok(slot) => {
                         self.jobs_done += 1;
+                        self.ended(id, title, JobOutcome::Done);
                         self.send(Event::StemReady { id, slot });
                     }
-                    Err(message) => self.fail(id, message),
+                    Err(message) => self.fail(id, title, message),
                 }
             }
             Job::ClearSlot { slot } if slot < SLOTS => {
@@ -265,7 +272,7 @@ impl Worker {
     /// Hands a heavy job to the runner and lists it in the queue.
     fn dispatch(&mut self, id: JobId, title: String, slot: Option<usize>, source: Option<CaptureSource>, task: Task) {
         if !self.hand_over(task) {
-            self.fail(id, "the job thread is not running, so models cannot run; reopen the plugin".into());
+            self.fail(id, title, "the job thread is not running, so models cannot run; reopen the plugin".into());
             return;
         }
         let state = JobState { id, title, stage: "queued".into(), fraction: 0.0 };
@@ -280,14 +287,15 @@ impl Worker {
     /// Queues a generation, refusing at once what cannot be placed.
     fn generate(&mut self, job: GenerateStem) {
         let id = job.id;
+        let title = format!("write: {}", short(&job.prompt));
         if job.prompt.trim().is_empty() {
-            return self.fail(id, "the instruction is empty: say what to write, e.g. \"add a bass line\"".into());
+            let message = "the instruction is empty: say what to write, e.g. \"add a bass line\"".into();
+            return self.fail(id, title, message);
         }
         let base = match self.target_slot(job.slot) {
             Ok(slot) => self.project.read().unwrap_or_else(|e| e.into_inner()).stem(slot).map(|s| s.notes.clone()),
-            Err(message) => return self.fail(id, message),
+            Err(message) => return self.fail(id, title, message),
         };
-        let title = format!("write: {}", short(&job.prompt));
         let slot = job.slot;
         let task = Task::Generate { job, sample_rate: self.sample_rate, base };
         self.dispatch(id, title, slot, None, task)
@@ -301,7 +309,11 @@ impl Worker {
                 let title = format!("export \"{}\"", record.name);
                 self.dispatch(id, title, Some(slot), None, Task::Export { id, record: Box::new(record), folder })
             }
-            None => self.fail(id, format!("slot {} is empty: there is nothing to export", slot + 1)),
+            None => self.fail(
+                id,
+                format!("export slot {}", slot + 1),
+                format!("slot {} is empty: there is nothing to export", slot + 1),
+            ),
         }
     }
 
@@ -312,7 +324,8 @@ impl Worker {
         if self.queue[at].running {
             self.queue[at].state.stage = "cancelling".into();
         } else {
-            self.queue.remove(at);
+            let queued = self.queue.remove(at);
+            self.ended(id, queued.state.title, JobOutcome::Cancelled);
             self.send(Event::Cancelled { id });
         }
     }
@@ -340,8 +353,12 @@ impl Worker {
                 true
             }
             Report::Notice { id, message } => {
+                if self.notices.len() == RECENT_JOBS {
+                    self.notices.pop_front();
+                }
+                self.notices.push_back(message.clone());
                 self.send(Event::Notice { id, message });
-                false
+                true
             }
             Report::Done { id, outcome } => {
                 let cancelled = self.cancels.is_cancelled(id);
@@ -350,6 +367,7 @@ impl Worker {
                 let Some(at) = self.queue.iter().position(|q| q.state.id == id) else { return false };
                 let queued = self.queue.remove(at);
                 if cancelled || matches!(outcome, Outcome::Cancelled) {
+                    self.ended(id, queued.state.title, JobOutcome::Cancelled);
                     self.send(Event::Cancelled { id });
                     return true;
                 }
@@ -386,8 +404,11 @@ impl Worker {
             Outcome::Cancelled => Ok(()),
         };
         match result {
-            Ok(()) => self.jobs_done += 1,
-            Err(message) => self.fail(id, message),
+            Ok(()) => {
+                self.jobs_done += 1;
+                self.ended(id, queued.state.title, JobOutcome::Done);
+            }
+            Err(message) => self.fail(id, queued.state.title, message),
         }
     }
 
@@ -421,8 +442,13 @@ impl Worker {
             None => StemRecord { slot, name: new.name.clone(), output: StemOutput::Both, ..StemRecord::default() },
         };
         let first = record.takes.len();
+        // New takes of a replacement's new part ("vary", "regenerate") stay part of its edit.
+        let follows_edit = record.edit_part() == EditPart::NewPart;
         for (n, mut take) in new.takes.into_iter().enumerate() {
             take.label = format!("take {} · seed {}", first + n + 1, take.seed);
+            if follows_edit {
+                take.edit = EditPart::NewPart;
+            }
             record.takes.push(take);
         }
         record.tempo = new.tempo;
@@ -782,6 +808,8 @@ impl Worker {
             last_error: self.last_error.clone(),
             jobs_done: self.jobs_done,
             queue: self.queue.iter().map(|q| q.state.clone()).collect(),
+            recent: self.recent.iter().cloned().collect(),
+            notices: self.notices.iter().cloned().collect(),
             context_peaks: self.context_peaks.clone(),
             main_peaks: self.main_peaks.clone(),
             runtime: self.models.as_ref().map_or_else(String::new, |m| m.runtime_line.clone()),
@@ -791,9 +819,19 @@ impl Worker {
         }));
     }
 
-    fn fail(&mut self, id: JobId, message: String) {
+    /// Says that job `id` (`title`) failed: in its event, the status line and the ended jobs.
+    fn fail(&mut self, id: JobId, title: String, message: String) {
         self.last_error = Some(message.clone());
+        self.ended(id, title, JobOutcome::Failed(message.clone()));
         self.send(Event::Failed { id, message });
+    }
+
+    /// Keeps how a job ended for the snapshot, forgetting the oldest beyond [`RECENT_JOBS`].
+    fn ended(&mut self, id: JobId, title: String, outcome: JobOutcome) {
+        if self.recent.len() == RECENT_JOBS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(EndedJob { id, title, outcome });
     }
 
     fn send(&self, event: Event) {

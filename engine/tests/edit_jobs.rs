@@ -2,7 +2,9 @@
 //! song with vocals is played into the main input through the audio thread's capture ring, and
 //! "remove the vocals" / "extract the vocals" become two stems (the part and the rest) that sum
 //! back to what was captured, each with its take history; the stem that is heard replaces the
-//! main input on the audio side. A replacement writes a new bass against the rest; an
+//! main input on the audio side. "Make the vocals quieter" plays the song with its vocals 6 dB
+//! down instead, its takes kept the same way. A replacement writes a new bass against the rest,
+//! heard only with the edit: "Edit A/B" on the original gives back exactly what was captured. An
 //! instrumental, a silent main input, uncaptured bars and a cancel are refused or undone cleanly.
 
 mod common;
@@ -19,7 +21,6 @@ use counterpart_engine::render::Renderer;
 use counterpart_engine::resample::resample;
 use counterpart_engine::separate::decode::load_stereo;
 use counterpart_engine::stem::{EditPart, Note, SLOTS, StemOutput, StemRecord, StereoAudio};
-use counterpart_engine::timeline::TimeSignature;
 
 const RATE: f64 = 48_000.0;
 const TEMPO: f64 = 120.0;
@@ -44,27 +45,10 @@ fn fixture(name: &str) -> StereoAudio {
 }
 
 /// Plays `song` into the main input (or the sidechain) from song sample `from` while the host's
-/// transport runs at [`TEMPO`] from the song start, paced so the worker's ring never fills.
-fn play(audio: &mut AudioSide, song: &StereoAudio, from: usize, into_main: bool) {
-    let mut scratch = Box::default();
-    let block = 512usize;
-    let total = from + song.frames();
-    for start in (0..total).step_by(block) {
-        let len = block.min(total - start);
-        let at = |data: &[f32], i: usize| (start + i).checked_sub(from).and_then(|k| data.get(k)).copied();
-        let mut left: Vec<f32> = (0..len).map(|i| at(&song.left, i).unwrap_or(0.0)).collect();
-        let mut right: Vec<f32> = (0..len).map(|i| at(&song.right, i).unwrap_or(0.0)).collect();
-        let (mut zl, mut zr) = (vec![0.0f32; len], vec![0.0f32; len]);
-        let (main, side): ([&mut [f32]; 2], [&mut [f32]; 2]) = match into_main {
-            true => ([&mut left, &mut right], [&mut zl, &mut zr]),
-            false => ([&mut zl, &mut zr], [&mut left, &mut right]),
-        };
-        let pos = start as i64;
-        audio.transport.publish(TEMPO, RATE, pos, true, (4, 4));
-        let beats = pos as f64 / RATE * TEMPO / 60.0;
-        audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, TEMPO, TimeSignature::default());
-        std::thread::sleep(Duration::from_millis(1));
-    }
+/// transport runs at [`TEMPO`] from the song start.
+fn play(engine: &Engine, audio: &mut AudioSide, song: &StereoAudio, from: usize, into_main: bool) {
+    let input = if into_main { common::Input::Main } else { common::Input::Sidechain };
+    common::play_into(engine, audio, song, from, TEMPO, input);
 }
 
 /// Every event of job `id` up to its end: `Ok` with the events, or `Err` with the failure.
@@ -119,11 +103,18 @@ fn db(x: f64) -> f64 {
     10.0 * x.max(1e-30).log10()
 }
 
-/// What the audio side plays at song sample `pos` for 512 samples with `main` on the main input,
-/// after a first block that lets a freshly arrived edit fade in.
-fn heard(audio: &mut AudioSide, captured: &CapturedSong, pos: usize) -> [Vec<f32>; 2] {
-    let mut player = Player::default();
-    audio.apply_swaps(&mut player);
+/// What `player` (with the stems that arrived since) plays at song sample `pos` for 512 samples
+/// with the captured main input on the main input and "Edit A/B" on `edited`, after a first
+/// block that lets a freshly arrived edit, or the switch, ramp.
+fn heard(
+    audio: &mut AudioSide,
+    player: &mut Player,
+    captured: &CapturedSong,
+    pos: usize,
+    edited: bool,
+) -> [Vec<f32>; 2] {
+    audio.apply_swaps(player);
+    player.set_edit_ab(edited);
     let mix = [SlotMix { gain: 1.0, audio: true, midi: true }; SLOTS];
     let mut out = [Vec::new(), Vec::new()];
     for at in [pos - 512, pos] {
@@ -139,7 +130,7 @@ fn heard(audio: &mut AudioSide, captured: &CapturedSong, pos: usize) -> [Vec<f32
         let (mut left, mut right) =
             (captured.channels[0][at..at + 512].to_vec(), captured.channels[1][at..at + 512].to_vec());
         let mut main: [&mut [f32]; 2] = [&mut left, &mut right];
-        player.replace_main(&plan, &mix, true, &mut main);
+        player.replace_main(&plan, &mix, &mut main);
         for (slot, slot_mix) in mix.iter().enumerate() {
             player.mix_slot(slot, &plan, slot_mix, &mut main);
         }
@@ -159,7 +150,7 @@ fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum
     engine.activate(RATE);
     // A 4-second song with vocals enters one bar in: it fills bars 2-3.
     let song = fixture("input.wav");
-    play(&mut audio, &song, BAR, true);
+    play(&engine, &mut audio, &song, BAR, true);
     let captured = engine.captured_song().expect("the worker answers");
     assert_eq!(captured.channels[0].len(), BAR + song.frames());
 
@@ -206,7 +197,8 @@ fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum
     assert!(kept.abs() < 0.2 * had, "the rest lost most of the vocals ({:.2})", kept / had);
 
     // On the audio side the rest plays instead of the main input.
-    let out = heard(&mut audio, &captured, BAR + 48_000);
+    let mut player = Player::default();
+    let out = heard(&mut audio, &mut player, &captured, BAR + 48_000, true);
     assert_eq!(out[0], remainder.left[BAR + 48_000..BAR + 48_512], "the rest replaces the input");
     assert_eq!(out[1], remainder.right[BAR + 48_000..BAR + 48_512]);
 
@@ -226,7 +218,7 @@ fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum
     assert_eq!(part.frames(), 2 * BAR, "bars 2-3");
     let error = sum_error(&part, &remainder, &captured, BAR);
     assert!(error < 1e-6, "bars 2-3 sum back (error {error:e})");
-    let out = heard(&mut audio, &captured, BAR + 48_000);
+    let out = heard(&mut audio, &mut player, &captured, BAR + 48_000, true);
     assert_eq!(out[0], part.left[48_000..48_512], "the vocals replace the input");
 
     // Going back to the first take of the rest makes it the edit that plays again.
@@ -243,6 +235,66 @@ fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum
     engine.store().restore_json(&saved);
     assert_eq!(engine.store().snapshot().stems, before.stems);
     assert!(engine.status().lost.is_empty(), "{:?}", engine.status().lost);
+    drop(engine);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn making_the_vocals_quieter_plays_the_song_with_them_6_db_down_and_keeps_the_takes() {
+    if !ready() {
+        return;
+    }
+    let dir = temp_dir("quieter");
+    let cache = AudioCache::new(dir.join("cache"));
+    let (engine, mut audio) = Engine::start(cache.clone());
+    engine.activate(RATE);
+    let song = fixture("input.wav");
+    play(&engine, &mut audio, &song, BAR, true);
+    let captured = engine.captured_song().expect("the worker answers");
+
+    let started = Instant::now();
+    let id = engine.generate(edit("make the vocals quieter", Some([2, 3])));
+    let events = run_job(&engine, id).expect("the vocals are turned down");
+    println!("make the vocals quieter: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(takes_ready(&events), vec![(0, 0), (1, 0)], "the part, then the song as it now sounds");
+    assert_eq!(events.last(), Some(&Event::StemReady { id, slot: 1 }), "what is heard: the quieter vocals");
+    let (vocals, quieter) = (stem(&engine, 0), stem(&engine, 1));
+    assert_eq!((vocals.name.as_str(), quieter.name.as_str()), ("vocals (from main)", "main with vocals -6 dB"));
+    assert_eq!((vocals.edit_part(), quieter.edit_part()), (EditPart::Kept, EditPart::ReplacesMain));
+    assert!((quieter.start_seconds - 2.0).abs() < 1e-12, "from bar 2");
+    let part = cache.load(vocals.audio.as_ref().unwrap()).unwrap();
+    let rest = cache.load(quieter.audio.as_ref().unwrap()).unwrap();
+    assert_eq!((part.frames(), rest.frames()), (2 * BAR, 2 * BAR), "bars 2-3");
+
+    // What plays is the captured song minus (1 - g) of its vocals, g = -6 dB.
+    let g = 10f32.powf(-6.0 / 20.0);
+    let (mut worst, mut removed, mut vocal_energy) = (0.0f32, 0.0f64, 0.0f64);
+    for (c, (p, r)) in [(&part.left, &rest.left), (&part.right, &rest.right)].into_iter().enumerate() {
+        for i in 0..part.frames() {
+            let input = captured.channels[c][BAR + i];
+            worst = worst.max((r[i] - (input - p[i] + g * p[i])).abs());
+            removed += f64::from(input - r[i]).powi(2);
+            vocal_energy += f64::from(p[i]).powi(2);
+        }
+    }
+    assert!(worst < 1e-6, "the rest is the input with the vocals at -6 dB (error {worst:e})");
+    let share = (removed / vocal_energy).sqrt();
+    assert!((share - f64::from(1.0 - g)).abs() < 1e-3, "half the vocals' amplitude left ({share:.3})");
+    assert!(db(vocal_energy / part.frames() as f64) > -40.0, "there were vocals to turn down");
+
+    // On the audio side the quieter song plays instead of the main input.
+    let mut player = Player::default();
+    let out = heard(&mut audio, &mut player, &captured, BAR + 48_000, true);
+    assert_eq!(out[0], rest.left[48_000..48_512]);
+    assert_eq!(out[1], rest.right[48_000..48_512]);
+
+    // Again, in other words: a second take of both stems, the history kept.
+    let id = engine.generate(edit("turn down the vocals", Some([2, 3])));
+    let events = run_job(&engine, id).expect("turned down again");
+    assert_eq!(takes_ready(&events), vec![(0, 1), (1, 1)], "a second take of the same two stems");
+    let (vocals, quieter) = (stem(&engine, 0), stem(&engine, 1));
+    assert_eq!((vocals.takes.len(), quieter.takes.len(), quieter.active_take), (2, 2, 1));
+    assert_eq!(quieter.takes[1].prompt, "turn down the vocals");
     drop(engine);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -293,15 +345,18 @@ fn refusals_cancels_and_a_replaced_bass() {
     assert!(message.contains("nothing has been captured") && message.contains("press play"), "{message}");
 
     // The song on the sidechain only: the main input, which edits change, is silent.
-    play(&mut audio, &song, 0, false);
+    play(&engine, &mut audio, &song, 0, false);
     let id = engine.generate(edit("remove the drums", None));
     let message = run_job(&engine, id).unwrap_err();
     assert!(message.contains("main input is silent") && message.contains("put Counterpart on"), "{message}");
 
     // On the main input from bar 2: an instrumental has no vocals to remove.
     engine.send(Job::ClearCapture);
-    play(&mut audio, &song, BAR, true);
+    // Wait until the worker has forgotten the old capture, or it may drop the new song's first block.
+    engine.captured_song().expect("the worker answers");
+    play(&engine, &mut audio, &song, BAR, true);
     let captured = engine.captured_song().expect("the worker answers");
+    assert_eq!(captured.start, 0, "captured from the song start");
     let id = engine.generate(edit("remove the vocals", None));
     let message = run_job(&engine, id).unwrap_err();
     assert!(message.contains("no vocals found") && message.contains("nothing was changed"), "{message}");
@@ -338,7 +393,7 @@ fn refusals_cancels_and_a_replaced_bass() {
     );
     assert_eq!(
         (old.edit_part(), rest.edit_part(), new.edit_part()),
-        (EditPart::Kept, EditPart::ReplacesMain, EditPart::None)
+        (EditPart::Kept, EditPart::ReplacesMain, EditPart::NewPart)
     );
     let error = sum_error(
         &cache.load(old.audio.as_ref().unwrap()).unwrap(),
@@ -352,6 +407,25 @@ fn refusals_cancels_and_a_replaced_bass() {
     assert!(new.notes.iter().all(|n| n.key < 67), "a bass stays low: {:?}", new.notes);
     assert!(new.notes.len() >= 6, "{} notes", new.notes.len());
     assert!(new.audio.is_some() && new.takes[0].prompt == "replace the bass with something busier");
+
+    // "Edit A/B": with the edit, the rest and the new bass play; with the original, exactly what
+    // was captured, the new bass silent too.
+    let (rest_audio, new_audio) =
+        (cache.load(rest.audio.as_ref().unwrap()).unwrap(), cache.load(new.audio.as_ref().unwrap()).unwrap());
+    let (pos, new_start) = (BAR + 48_000, (new.start_seconds * RATE).round() as usize);
+    assert!(new_audio.left[pos - new_start..][..512].iter().any(|v| *v != 0.0), "the new bass sounds there");
+    let mut player = Player::default();
+    let edited = heard(&mut audio, &mut player, &captured, pos, true);
+    for (c, (rest_c, new_c)) in
+        [(&rest_audio.left, &new_audio.left), (&rest_audio.right, &new_audio.right)].into_iter().enumerate()
+    {
+        let want: Vec<f32> = (0..512).map(|i| rest_c[pos - BAR + i] + new_c[pos - new_start + i]).collect();
+        assert_eq!(edited[c], want, "the rest and the new bass play instead of the input");
+    }
+    let original = heard(&mut audio, &mut player, &captured, pos, false);
+    for (c, out) in original.iter().enumerate() {
+        assert_eq!(out[..], captured.channels[c][pos..pos + 512], "exactly the original, without the new bass");
+    }
     drop(engine);
     std::fs::remove_dir_all(&dir).ok();
 }

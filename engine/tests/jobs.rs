@@ -49,28 +49,9 @@ fn example() -> StereoAudio {
 }
 
 /// Plays `song` into the sidechain from song sample `from` while the host's transport runs at
-/// [`TEMPO`] from the song start: bar 1 is silence when `from` is one bar in. The audio thread's
-/// capture is paced so a worker that keeps draining never overflows the ring.
-fn play_into_sidechain(audio: &mut AudioSide, song: &StereoAudio, from: i64) {
-    let mut scratch = Box::default();
-    let block = 512usize;
-    let total = from as usize + song.frames();
-    let signature = TimeSignature::default();
-    for start in (0..total).step_by(block) {
-        let len = block.min(total - start);
-        let at = |i: usize| (start + i).checked_sub(from as usize).and_then(|k| song.left.get(k)).copied();
-        let mut left: Vec<f32> = (0..len).map(|i| at(i).unwrap_or(0.0)).collect();
-        let mut right = left.clone();
-        let (mut ml, mut mr) = (vec![0.0f32; len], vec![0.0f32; len]);
-        let main: [&mut [f32]; 2] = [&mut ml, &mut mr];
-        let side: [&mut [f32]; 2] = [&mut left, &mut right];
-        let pos = start as i64;
-        audio.transport.publish(TEMPO, RATE, pos, true, (4, 4));
-        let beats = pos as f64 / RATE * TEMPO / 60.0;
-        audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, TEMPO, signature);
-        // About ten times real time: a worker that keeps draining never lets the ring fill.
-        std::thread::sleep(Duration::from_millis(1));
-    }
+/// [`TEMPO`] from the song start: bar 1 is silence when `from` is one bar in.
+fn play_into_sidechain(engine: &Engine, audio: &mut AudioSide, song: &StereoAudio, from: i64) {
+    common::play_into(engine, audio, song, from as usize, TEMPO, common::Input::Sidechain);
 }
 
 /// Events until `done` says stop (returning its value); panics on a failure of job `id`.
@@ -146,7 +127,7 @@ fn a_prompt_becomes_takes_on_the_hosts_bars_that_can_be_varied_selected_exported
     engine.activate(RATE);
     // The song enters one bar into the host's timeline: a first detected downbeat would count
     // its bars from there, but the takes must land on the host's bars.
-    play_into_sidechain(&mut audio, &example(), BAR);
+    play_into_sidechain(&engine, &mut audio, &example(), BAR);
     barrier(&engine);
     assert_eq!(audio.transport.capture_overruns(), 0, "the worker kept up with the capture");
 
@@ -283,7 +264,7 @@ fn hundreds_of_jobs_queue_without_blocking_and_cancel_while_audio_is_served() {
     let dir = temp_dir("queue");
     let (engine, mut audio) = Engine::start(AudioCache::new(dir.join("cache")));
     engine.activate(RATE);
-    play_into_sidechain(&mut audio, &example(), 0);
+    play_into_sidechain(&engine, &mut audio, &example(), 0);
     barrier(&engine);
 
     // A long job, then 300 more from one thread: each call returns at once.
@@ -400,7 +381,7 @@ fn refusals_say_what_to_do() {
 
     // A silent context.
     let silence = StereoAudio { sample_rate: 48_000, left: vec![0.0; 96_000], right: vec![0.0; 96_000] };
-    play_into_sidechain(&mut audio, &silence, 0);
+    play_into_sidechain(&engine, &mut audio, &silence, 0);
     let id = engine.generate(generate("add a bass line", None, 1, 1, None));
     let message = run_job(&engine, id).unwrap_err();
     assert!(message.contains("silent") && message.contains("route"), "{message}");

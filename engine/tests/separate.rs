@@ -192,14 +192,14 @@ fn edit_writes_extracted_plus_remainder_equal_to_the_input() {
 }
 
 #[test]
-fn edit_refuses_parts_it_cannot_separate_yet() {
+fn edit_refuses_what_it_cannot_do() {
     if registry().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let output = edit("remove the flute melody", dir.path());
+    let output = edit("replace the vocals", dir.path());
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not supported yet"), "{stderr}");
+    assert!(stderr.contains("cannot be replaced"), "{stderr}");
     assert!(!dir.path().join("extracted.wav").exists());
 }

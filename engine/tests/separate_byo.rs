@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use counterpart_engine::packs::Pack;
 use counterpart_engine::runtime::SessionSettings;
+use counterpart_engine::separate;
 use counterpart_engine::separate::byo::{ByoSeparator, Stem};
 use counterpart_engine::stem::StereoAudio;
 
@@ -120,11 +121,34 @@ fn a_mask_separator_splits_the_spectrum_into_its_bands() {
 }
 
 #[test]
+fn overlapping_calls_keep_their_middles_and_name_the_method() {
+    if !common::runtime_ready() {
+        return;
+    }
+    // byo-mask4's masks depend on the bin only, so calls overlapping by 2 x 16 frames of context
+    // must give what calls side by side give, over many seams (64-frame calls, 32 kept).
+    let input = tones(44_100, 1.3);
+    let plain = load(&fixture("byo-mask4")).unwrap().separate(&input).unwrap();
+    let dir = copy("byo-mask4", "context");
+    edit_manifest(&dir, "chunk = 64", "chunk = 64\ncontext = 16\ndescription = \"band masks with context\"");
+    let mut sep = load(&dir).unwrap();
+    assert_eq!(separate::byo::method_text(&sep.spec), "band masks with context");
+    let overlapped = sep.separate(&input).unwrap();
+    for (a, b) in plain.iter().zip(&overlapped) {
+        let all = 0..input.frames();
+        let err = worst(&a.audio.left, &b.audio.left, all.clone()).max(worst(&a.audio.right, &b.audio.right, all));
+        assert!(err < 1e-5, "{}: overlapped calls differ by {err}", a.name);
+    }
+    let plain_spec = load(&fixture("byo-mask4")).unwrap().spec;
+    assert!(separate::byo::method_text(&plain_spec).starts_with("bring-your-own"));
+}
+
+#[test]
 fn broken_packs_are_refused_with_a_reason() {
     if !common::runtime_ready() {
         return;
     }
-    let cases: [(&str, &str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str, &str); 8] = [
         // The [separator] says mono, the graph takes two channels.
         ("wave-mono", "byo-wave4", "channels = 2", "channels = 1", "channel"),
         // The manifest's input name disagrees with the real graph.
@@ -137,6 +161,10 @@ fn broken_packs_are_refused_with_a_reason() {
         ("mask-fft", "byo-mask4", "n_fft = 1024\n", "", "n_fft"),
         // More bins than the STFT has.
         ("mask-bins", "byo-mask4", "bins = 513", "bins = 600", "bins"),
+        // Context on both sides that leaves nothing of a 64-frame call to keep.
+        ("mask-context", "byo-mask4", "chunk = 64", "chunk = 64\ncontext = 32", "context 32"),
+        // Context means frames: a waveform separator has none.
+        ("wave-context", "byo-wave4", "output = \"waveform\"", "output = \"waveform\"\ncontext = 4", "context"),
     ];
     for (name, pack, from, to, expected) in cases {
         let dir = copy(pack, name);

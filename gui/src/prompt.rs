@@ -161,11 +161,12 @@ impl Prompt {
                 .hint_text("Describe the part: \"add a bass line under bars 9-16\"")
                 .desired_width(ui.available_width() - 110.0)
                 .margin(egui::vec2(8.0, 6.0));
-            let response = ui.add(edit);
-            if self.wants_focus {
-                response.request_focus();
-                self.wants_focus = false;
+            // Focus before the box is drawn, so keys typed while the editor was opening (they
+            // all arrive with its first frame on a busy machine) land in it instead of nowhere.
+            if std::mem::take(&mut self.wants_focus) {
+                ui.memory_mut(|m| m.request_focus(Self::text_id()));
             }
+            let response = ui.add(edit);
             if response.has_focus() {
                 self.browse_history(ui);
             }
@@ -308,5 +309,26 @@ mod tests {
         assert_eq!(picked.effective(), "add arpeggio");
         let both = Prompt { text: "something sparse".into(), role: Some(Role::Bass), ..Prompt::default() };
         assert_eq!(both.effective(), "something sparse, bass");
+    }
+
+    #[test]
+    fn keys_that_arrive_with_the_frame_that_focuses_the_box_land_in_it() {
+        let mut harness = egui_kittest::Harness::new_ui_state(
+            |ui, prompt: &mut Prompt| {
+                prompt.show(ui, None);
+            },
+            Prompt::default(),
+        );
+        // Focus elsewhere, as before the editor opens; then the editor asks for the box in the
+        // same frame that delivers the keys typed meanwhile (a slow first frame under load).
+        harness.ctx.memory_mut(|m| m.surrender_focus(Prompt::text_id()));
+        harness.step();
+        harness.state_mut().focus();
+        harness.event(egui::Event::Text("remove the vocals".into()));
+        harness.step();
+        assert_eq!(harness.state().text, "remove the vocals");
+        harness.key_press(Key::Enter);
+        harness.step();
+        assert_eq!(harness.state().history, ["remove the vocals"], "Enter in the box runs it");
     }
 }

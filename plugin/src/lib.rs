@@ -45,9 +45,10 @@ pub struct Counterpart {
 impl Default for Counterpart {
     fn default() -> Self {
         let (engine, audio) = Engine::start(AudioCache::default_location());
+        let engine = Arc::new(engine);
         Self {
-            params: Arc::new(CounterpartParams::new(engine.store())),
-            engine: Arc::new(engine),
+            params: Arc::new(CounterpartParams::new(&engine)),
+            engine,
             audio,
             player: Player::default(),
             capture_scratch: Box::default(),
@@ -155,6 +156,7 @@ impl Plugin for Counterpart {
         );
         self.audio.transport.publish_loop(transport.loop_range.map(|(_, beats)| beats));
 
+        self.player.set_edit_ab(self.params.edit_ab.value() == EditAb::Edited);
         let mix = self.slot_mix();
         let len = buffer.samples();
         let plan = self.player.plan_block(&transport, len, &mix);
@@ -181,8 +183,7 @@ impl Plugin for Counterpart {
             }
         }
         // Edits of the main input play instead of it over their spans, before stems are added.
-        let edited = self.params.edit_ab.value() == EditAb::Edited;
-        self.player.replace_main(&plan, &mix, edited, buffer.as_slice());
+        self.player.replace_main(&plan, &mix, buffer.as_slice());
         for (slot, slot_mix) in mix.iter().enumerate() {
             let route = self.params.slots[slot].route.value();
             match (route, aux.outputs.get_mut(slot / SLOTS_PER_GROUP)) {

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use counterpart_engine::ProjectStore;
+use counterpart_engine::Engine;
 use counterpart_engine::stem::SLOTS;
 use counterpart_gui::StemControls;
 use nice_plug::prelude::*;
 
-use crate::state::ProjectField;
+use crate::state::{ActivityField, ProjectField};
 
 /// The loudest a stem can be set, in dB.
 const MAX_GAIN_DB: f32 = 12.0;
@@ -90,16 +90,20 @@ pub struct CounterpartParams {
     /// Stems, their placement and the timeline, saved with the DAW project.
     #[persist = "project"]
     pub project: ProjectField,
+    /// What the engine was doing when the project was saved (write-only).
+    #[persist = "activity"]
+    pub activity: ActivityField,
 }
 
 impl CounterpartParams {
-    /// Parameters whose persistent project is `store`.
-    pub fn new(store: Arc<ProjectStore>) -> Self {
+    /// Parameters whose persistent project (and saved activity) is `engine`'s.
+    pub fn new(engine: &Arc<Engine>) -> Self {
         Self {
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             edit_ab: EnumParam::new("Edit A/B", EditAb::Edited),
             slots: std::array::from_fn(SlotParams::new),
-            project: ProjectField::new(store),
+            project: ProjectField::new(engine.store()),
+            activity: ActivityField::new(engine),
         }
     }
 

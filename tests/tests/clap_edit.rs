@@ -2,12 +2,15 @@
 //! through the plugin's state the way a DAW reopens a project: outside bars 2-3 the main input
 //! passes bit-exactly, inside them the edit plays on its exact samples instead, the edges are
 //! crossfaded without a click, the kept part of the edit is silent, and the "Edit A/B" parameter
-//! brings the original back (ramped) and the edit again, at two rates and several block sizes.
-//! Last, end to end: the host plays a song with vocals into the main input, "remove the vocals" is
-//! typed into the real editor, and the plugin's own threads separate it, after which the host hears
-//! the song without its vocals, and the original again through "Edit A/B" (needs an X server, see
-//! `support/x11.rs`). The test bundle is built with `assert_process_allocs`: an allocation on the
-//! audio thread aborts.
+//! brings the original back (ramped) and the edit again, at two rates and several block sizes. A
+//! replacement ("replace the bass with something busier") plays the rest and the new part, and
+//! "Edit A/B" gives back exactly the original: the new part falls silent with the rest's ramp,
+//! and its notes stop. Last, end to end: the host plays a song with vocals into the main input,
+//! "remove the vocals" is typed into the real editor, and the plugin's own threads separate it,
+//! after which the host hears the song without its vocals, and the original again through "Edit
+//! A/B" (needs an X server, see `support/x11.rs`); a failed job fails the test at once with the
+//! plugin's own words (its saved activity). The test bundle is built with `assert_process_allocs`:
+//! an allocation on the audio thread aborts.
 
 #[path = "support/x11.rs"]
 mod x11;
@@ -19,8 +22,9 @@ use counterpart_engine::playback::{EDGE_RAMP_SECONDS, SWITCH_RAMP_SECONDS};
 use counterpart_engine::project::ProjectState;
 use counterpart_engine::resample::resample;
 use counterpart_engine::separate::decode::load_stereo;
+use counterpart_engine::stem::Note;
 use counterpart_engine::stem::{EditPart, StemOutput, StemRecord, StereoAudio, TakeRecord};
-use counterpart_host_tests::daw::{Daw, Playhead, Rendered, decode_state, noise_clip, project_of, shared_cache};
+use counterpart_host_tests::daw::{Daw, Playhead, Rendered, noise_clip, project_of, shared_cache};
 
 const RATES: [f64; 2] = [44_100.0, 48_000.0];
 /// Bars 2-3 at 120 BPM: from 2 s, for 4 s.
@@ -71,11 +75,24 @@ fn playing(rate: f64, block: usize, from_seconds: f64) -> Daw {
         edit_stem(0, "vocals (from main)", &vocals, EditPart::Kept),
         edit_stem(1, "main without vocals", &remainder(), EditPart::ReplacesMain),
     ];
+    playing_stems(rate, block, from_seconds, &stems)
+}
+
+/// A player with `stems` loaded from its saved state, playing from `from_seconds`.
+fn playing_stems(rate: f64, block: usize, from_seconds: f64, stems: &[StemRecord]) -> Daw {
     let mut daw = Daw::new(rate, block);
-    daw.load_project(&project_of(&stems));
+    daw.load_project(&project_of(stems));
     daw.playhead.seek(from_seconds * 2.0);
     daw.playhead.playing = true;
     daw
+}
+
+/// "The new bass" a replacement wrote over bars 2-3, at 48 kHz: a low tone.
+fn new_bass() -> StereoAudio {
+    let frames = (EDIT_SECONDS * 48_000.0) as usize;
+    let tone: Vec<f32> =
+        (0..frames).map(|i| 0.2 * (std::f64::consts::TAU * 110.0 * i as f64 / 48_000.0).sin() as f32).collect();
+    StereoAudio { sample_rate: 48_000, left: tone.clone(), right: tone }
 }
 
 /// Renders `seconds` with the song on the main input; returns the output and its first song sample.
@@ -178,6 +195,67 @@ fn the_edit_ab_parameter_brings_the_original_back_and_the_edit_again_without_a_c
     assert!(out.main[0].iter().enumerate().skip(ramp + 480).all(|(i, v)| *v == song(0, from + i, rate)));
 }
 
+#[test]
+fn in_a_replacement_edit_ab_gives_back_exactly_the_original_and_the_edit_plays_the_rest_with_the_new_part() {
+    let (rest, new) = (remainder(), new_bass());
+    let rate = 48_000.0;
+    let ramp = (rate * SWITCH_RAMP_SECONDS) as usize;
+    let start = (EDIT_START_SECONDS * rate) as usize;
+    // The rest and the new bass, sample for sample (both made at the plugin's rate).
+    let edited =
+        |c: usize, pos: usize| [&rest.left, &rest.right][c][pos - start] + [&new.left, &new.right][c][pos - start];
+    let note_ons = |out: &Rendered| out.notes.iter().filter(|n| n.on && n.channel == 2).count();
+    for block in [64, 480, 4096] {
+        let old_bass = noise_clip(11, 48_000, rest.frames());
+        let mut new_stem = edit_stem(2, "bass", &new, EditPart::NewPart);
+        new_stem.output = StemOutput::Both;
+        // One note a beat over bars 2-3 (beats 4-11).
+        new_stem.takes[0].notes =
+            (4..12).map(|beat| Note { start: beat as f64, length: 0.5, key: 40, velocity: 100 }).collect();
+        new_stem.activate_take(0);
+        let stems = [
+            edit_stem(0, "bass (from main)", &old_bass, EditPart::Kept),
+            edit_stem(1, "main without bass", &rest, EditPart::ReplacesMain),
+            new_stem,
+        ];
+        let mut daw = playing_stems(rate, block, 2.5, &stems);
+
+        // The edit: the rest and the new bass instead of the song, and the new bass's notes.
+        let (first, from) = render(&mut daw, 0.5);
+        for c in 0..2 {
+            for (i, v) in first.main[c].iter().enumerate() {
+                assert_eq!(*v, edited(c, from + i), "block {block}: the rest and the new bass at {}", from + i);
+            }
+        }
+        assert_eq!(note_ons(&first), 1, "block {block}: the new bass's note on beat 5");
+
+        // The original: exactly the song once the switch has ramped, no new bass, no notes.
+        daw.set_param("Edit A/B", 1.0);
+        let (original, from) = render(&mut daw, 1.0);
+        for c in 0..2 {
+            for (i, v) in original.main[c].iter().enumerate().skip(ramp + block) {
+                assert_eq!(*v, song(c, from + i, rate), "block {block}: exactly the original at {}", from + i);
+            }
+            let joined: Vec<f32> = [&first.main[c][..], &original.main[c][..]].concat();
+            let step = largest_step(&joined);
+            assert!(step < 0.035, "block {block}: switching to the original clicks ({step})");
+        }
+        assert_eq!(note_ons(&original), 0, "block {block}: the new bass sends no notes with the original");
+
+        // The edit again, ramped back in, with its notes.
+        daw.set_param("Edit A/B", 0.0);
+        let (again, from) = render(&mut daw, 1.0);
+        for c in 0..2 {
+            for (i, v) in again.main[c].iter().enumerate().skip(ramp + block) {
+                assert_eq!(*v, edited(c, from + i), "block {block}: the edit again at {}", from + i);
+            }
+            let joined: Vec<f32> = [&original.main[c][..], &again.main[c][..]].concat();
+            assert!(largest_step(&joined) < 0.035, "block {block}: switching back clicks");
+        }
+        assert_eq!(note_ons(&again), 2, "block {block}: the notes on beats 8 and 9");
+    }
+}
+
 /// Plays `frames` from the playhead with `song` on the main input from song sample `from`, a block
 /// at a time, pumping the host's main thread and giving the plugin's worker time, as a host would.
 fn play_song(daw: &mut Daw, song: &StereoAudio, from: usize, frames: usize) -> Rendered {
@@ -200,9 +278,6 @@ fn play_song(daw: &mut Daw, song: &StereoAudio, from: usize, frames: usize) -> R
 }
 
 #[test]
-#[ignore = "quarantined: in one clean-clone CI run no edit arrived within 300 s of Enter, while it passes \
-            in 6-9 s alone and with its binary; the job's failure is not visible to the test yet. Run with \
-            --ignored; the same editor path is covered by clap_generate, edits by the other tests here"]
 fn remove_the_vocals_typed_into_the_editor_is_heard_instead_of_the_song_and_ab_brings_it_back() {
     let Some(x) = x11::Display::connect_or_skip() else {
         return;
@@ -213,24 +288,48 @@ fn remove_the_vocals_typed_into_the_editor_is_heard_instead_of_the_song_and_ab_b
     let mut daw = Daw::new(rate, 512);
     daw.playhead = Playhead::new(120.0, rate);
 
-    // The host plays the song (with vocals) on the main input from bar 2.
-    daw.playhead.playing = true;
+    // The host plays the song (with vocals) on the main input from bar 2, again if the plugin
+    // did not hear all of it (a capture ring that overflowed on a busy machine leaves gaps, and
+    // an edit refuses a song that was only partly captured).
     let total = bar + song.frames();
-    play_song(&mut daw, &song, bar, total);
-    daw.playhead.playing = false;
+    for pass in 1..=3 {
+        daw.playhead.seek(0.0);
+        daw.playhead.playing = true;
+        play_song(&mut daw, &song, bar, total);
+        daw.playhead.playing = false;
+        // The worker publishes what it captured a few times a second.
+        let heard = Instant::now();
+        let mut activity = daw.saved_activity();
+        while activity.captured() != [(0, total as i64)] && heard.elapsed() < Duration::from_secs(10) {
+            play_song(&mut daw, &song, bar, 512 * 16);
+            activity = daw.saved_activity();
+        }
+        if activity.captured() == [(0, total as i64)] {
+            break;
+        }
+        eprintln!("pass {pass}: the song was not captured whole: {activity}");
+        assert!(pass < 3, "three plays and the song was never captured whole: {activity}");
+    }
 
     x.open_editor_and_type(&mut daw, |daw, frames| drop(play_song(daw, &song, bar, frames)), "remove the vocals");
     let typed = Instant::now();
+    let mut ended_without_edit = 0;
     let rest: StemRecord = loop {
         play_song(&mut daw, &song, bar, 512 * 32);
-        let state = decode_state(&daw.host.save_state().expect("saves"));
-        let text = state["fields"]["project"].as_str().expect("the project field").to_string();
-        let project: ProjectState = serde_json::from_str(&text).expect("the project parses");
+        let project: ProjectState = daw.saved_project();
         if let Some(stem) = project.stems.iter().find(|s| s.edit_part() == EditPart::ReplacesMain) {
             assert!(project.stems.iter().any(|s| s.edit_part() == EditPart::Kept), "the vocals are kept too");
             break stem.clone();
         }
-        assert!(typed.elapsed() < Duration::from_secs(300), "no edit within 300 s of pressing Enter");
+        // The plugin's own account of the job: a failure ends the test at once, in its words.
+        let activity = daw.saved_activity();
+        match activity.ended("write: remove the vocals") {
+            Some(Err(why)) => panic!("the edit failed: {why} (activity: {activity})"),
+            Some(Ok(())) => ended_without_edit += 1,
+            None => {}
+        }
+        assert!(ended_without_edit < 3, "the job ended but placed no edit: {activity}");
+        assert!(typed.elapsed() < Duration::from_secs(300), "no edit within 300 s of pressing Enter: {activity}");
     };
     eprintln!("\"{}\" arrived {:.1} s after Enter", rest.name, typed.elapsed().as_secs_f64());
     daw.host.gui_hide().expect("hides");

@@ -5,7 +5,7 @@
 //! counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
 //! counterpart plan --prompt "<text>" [--bars N] [--markers "verse=1-8,chorus=9-16"] [--json]
 //! counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
-//! counterpart edit --input <audio> --instruction "remove the drums" [--tempo BPM] [--seed S] --out <dir> [--provider ...]
+//! counterpart edit --input <audio> --instruction "remove the drums" [--tempo BPM] [--seed S] [--segment-seconds S] --out <dir> [--provider ...]
 //! counterpart generate [--context <audio>]... [--context-midi song.mid] --prompt "<text>" [--key "D minor"] [--chords "Am F C G"] [--from take.mid] [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
 //! counterpart doctor      (runtime and model pack status)
 //! ```
@@ -101,7 +101,7 @@ const USAGE: &str = "usage:
   counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
   counterpart plan --prompt \"<text>\" [--bars N] [--markers \"verse=1-8,chorus=9-16\"] [--json]
   counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
-  counterpart edit --input <audio> --instruction \"remove the drums\" [--tempo BPM] [--seed S] --out <dir> [--provider cpu|cuda|coreml|directml]
+  counterpart edit --input <audio> --instruction \"remove the drums\" [--tempo BPM] [--seed S] [--segment-seconds S] --out <dir> [--provider cpu|cuda|coreml|directml]
   counterpart generate [--context <audio>]... [--context-midi song.mid] --prompt \"<text>\" [--key \"D minor\"] [--chords \"Am F C G\"] [--from take.mid] [--tempo BPM] [--meter 4/4] [--takes N] [--seed S] --out <dir>
   counterpart doctor";
 
@@ -349,7 +349,8 @@ fn doctor() -> Result<(), String> {
 /// instruction editing of audio. The planner reads the instruction (remove / extract / keep only /
 /// make the X quieter or louder / replace); the part is separated by the method for its role
 /// (vocals: Spleeter; drums: HPSS with onsets; bass: score-informed masks) and `extracted.wav`,
-/// `remainder.wav` (exactly the input minus it), the result and `report.json` are written.
+/// `remainder.wav` (exactly the input minus it), the result and `report.json` are written. Long
+/// inputs are read, separated and written in segments (`--segment-seconds`, default 60).
 fn edit_cmd(args: &Args) -> Result<(), String> {
     use counterpart_engine::separate::edit::{self, EditOptions};
 
@@ -365,7 +366,23 @@ fn edit_cmd(args: &Args) -> Result<(), String> {
     let mut reg = registry(args)?;
     let mut embedder = Embedder::from_registry(&reg, &SessionSettings::default()).map_err(|e| e.to_string())?;
     let job = plan::plan(instruction, &SongContext::default(), &mut embedder);
-    let opts = EditOptions { input: input.into(), instruction: instruction.to_string(), tempo, out: out.clone(), seed };
+    let segment_s = match args.get("segment-seconds") {
+        Some(s) => Some(
+            s.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .ok_or_else(|| format!("--segment-seconds wants a positive number, got `{s}`"))?,
+        ),
+        None => None,
+    };
+    let opts = EditOptions {
+        input: input.into(),
+        instruction: instruction.to_string(),
+        tempo,
+        out: out.clone(),
+        seed,
+        segment_s,
+    };
     let report =
         edit::run(&mut reg, &job, &opts, |step| eprintln!("[{:5.1} s] {step}", started.elapsed().as_secs_f64()))?;
     eprintln!(

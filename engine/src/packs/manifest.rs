@@ -165,6 +165,13 @@ pub struct SeparatorSpec {
     /// Bins the graph sees, from 0 (magnitude input; at most `n_fft / 2 + 1`); higher bins go to no stem.
     #[serde(default)]
     pub bins: Option<u32>,
+    /// Frames of context each side of the frames a call keeps (magnitude input): calls overlap by
+    /// twice this, so a convolutional graph never sees a chunk's edge where its output is used.
+    #[serde(default)]
+    pub context: Option<u32>,
+    /// What the method is, in words, for the edit report (default: a bring-your-own pack).
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 impl SeparatorSpec {
@@ -180,6 +187,9 @@ impl SeparatorSpec {
             return Err("[separator] chunk must be positive".into());
         }
         match (self.input, self.output) {
+            (SeparatorInput::Waveform, SeparatorOutput::Waveform) if self.context.is_some() => {
+                Err("[separator] context applies to a magnitude input only".into())
+            }
             (SeparatorInput::Waveform, SeparatorOutput::Waveform) => Ok(()),
             (SeparatorInput::Magnitude, SeparatorOutput::Mask | SeparatorOutput::Magnitude) => {
                 let (Some(n_fft), Some(hop), Some(bins)) = (self.n_fft, self.hop, self.bins) else {
@@ -187,6 +197,14 @@ impl SeparatorSpec {
                 };
                 if n_fft < 16 || n_fft % 2 != 0 || hop == 0 || hop > n_fft || bins == 0 || bins > n_fft / 2 + 1 {
                     return Err(format!("[separator] n_fft {n_fft}, hop {hop}, bins {bins} do not fit together"));
+                }
+                if let Some(context) = self.context
+                    && 2 * context as u64 >= self.chunk as u64
+                {
+                    return Err(format!(
+                        "[separator] context {context} leaves no frames of a {}-frame chunk to keep",
+                        self.chunk
+                    ));
                 }
                 Ok(())
             }

@@ -1,11 +1,13 @@
 //! Edits of the captured main input inside the plugin ("remove the vocals", "keep only the
-//! drums", "replace the bass with something busier"). The named part is separated over the job's
-//! bars (or the whole captured song) with [`separate_role`], and two stems come back: the part
-//! and the remainder (`input - part`, so the two sum back to what was captured). The one the
-//! instruction asks to hear replaces the main input over its span (the remainder for remove and
-//! replace, the part for extract); the other is kept, silent. A replacement also gets a new part,
-//! written by the arranger against the song as it now sounds. The worker adds each stem as a new
-//! take to the stem an earlier edit of the same part made, so repeated edits keep their history.
+//! drums", "make the vocals quieter", "replace the bass with something busier"). The named part is
+//! separated over the job's bars (or the whole captured song) with [`separate_role`], and two
+//! stems come back: the part and the rest. The rest is the remainder (`input - part`, so the two
+//! sum back to what was captured), or for a level change the remainder plus the part at its new
+//! level. The one the instruction asks to hear replaces the main input over its span (the rest for
+//! remove, level changes and replace, the part for extract); the other is kept, silent. A
+//! replacement also gets a new part, written by the arranger against the song as it now sounds,
+//! which is heard only with the edit ("Edit A/B"). The worker adds each stem as a new take to the
+//! stem an earlier edit of the same part made, so repeated edits keep their history.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -22,9 +24,14 @@ use crate::stem::{EditPart, Note, StereoAudio, TakeRecord};
 /// windows and filters see the music around the edges; they are cut off again.
 const CONTEXT_SECONDS: f64 = 1.0;
 
-/// Whether the planner read the instruction as an edit of the existing song.
+/// Whether the planner read the instruction as an edit of the existing song: removing, extracting
+/// or replacing a part, or changing its level ("make the vocals quieter").
 pub(super) fn is_edit(planned: &PlannedJob) -> bool {
-    matches!(planned.action, Some(Action::Remove | Action::Extract | Action::Replace))
+    match planned.action {
+        Some(Action::Remove | Action::Extract | Action::Replace) => true,
+        Some(Action::Vary) => planned.level != 0 && planned.role.is_some(),
+        _ => false,
+    }
 }
 
 /// One stem an edit made: its name and its new take, with the take's audio.
@@ -45,7 +52,8 @@ pub(crate) struct EditStem {
 pub(crate) struct Edited {
     /// The separated part ("vocals (from main)").
     pub(crate) part: EditStem,
-    /// The main input without it ("main without vocals").
+    /// The main input without it ("main without vocals"), or with it at another level ("main
+    /// with vocals -6 dB").
     pub(crate) remainder: EditStem,
     /// For a replacement: the new part's takes.
     pub(crate) new_part: Option<NewTakes>,
@@ -96,7 +104,17 @@ impl Runner {
             left: cut(&separated.stem.left),
             right: cut(&separated.stem.right),
         };
-        let remainder = minus(&region, &part);
+        let mut remainder = minus(&region, &part);
+        let rest_name = match edit.action {
+            EditAction::Gain(db) => {
+                let gain = 10f32.powf(db / 20.0);
+                for (rest, part) in [(&mut remainder.left, &part.left), (&mut remainder.right, &part.right)] {
+                    rest.iter_mut().zip(part).for_each(|(r, p)| *r += gain * p);
+                }
+                format!("main with {role} {db:+.0} dB")
+            }
+            _ => format!("main without {role}"),
+        };
 
         self.progress(id, "storing", "storing the separated stems".into(), 0.4);
         let pos = song.start + span.start as i64;
@@ -120,7 +138,7 @@ impl Runner {
             Ok(EditStem { name, tempo: tempo_at_beat(&song.tempo_map, start_beats), take, audio: Arc::new(audio) })
         };
         let part = stem(self, format!("{role} (from main)"), part, heard_part)?;
-        let remainder_stem = stem(self, format!("main without {role}"), remainder, rest)?;
+        let remainder_stem = stem(self, rest_name, remainder, rest)?;
         self.check(id)?;
 
         let new_part = match edit.action {
@@ -140,7 +158,10 @@ impl Runner {
                 }
                 let request = StemRequest { prompt, bars, takes: job.takes.max(1), seed: job.seed };
                 self.span = (0.45, 1.0);
-                Some(self.write_takes(job, &edited, CaptureSource::Main, request, sample_rate, base)?)
+                let mut new = self.write_takes(job, &edited, CaptureSource::Main, request, sample_rate, base)?;
+                // Heard with the edit it belongs to, so "Edit A/B" gives back exactly the original.
+                new.takes.iter_mut().for_each(|take| take.edit = EditPart::NewPart);
+                Some(new)
             }
             _ => None,
         };

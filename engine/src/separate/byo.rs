@@ -6,8 +6,12 @@
 //! - `input = "magnitude"`: an STFT (periodic Hann `n_fft`, `hop`, centred) in patches of `chunk`
 //!   frames (`[1, channels, chunk, bins]`); each stem comes back as a mask, or as magnitudes that
 //!   become ratio masks across the stems, applied to the complex spectrum and overlap-added.
+//!   With `context = k`, calls overlap: each keeps its middle `chunk - 2k` frames, so a
+//!   convolutional graph's edges never reach the output.
 //!
 //! Only one chunk of data is alive at a time besides the input and the stems.
+
+use std::sync::{Mutex, PoisonError};
 
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -117,7 +121,9 @@ impl ByoSeparator {
         Ok(stems)
     }
 
-    /// Magnitudes in, masks (or magnitudes) out, patch by patch, back through overlap-add.
+    /// Magnitudes in, masks (or magnitudes) out, patch by patch, back through overlap-add. With
+    /// `context`, each call sees `context` frames either side of the `chunk - 2 context` it keeps
+    /// (frames outside the signal are silent).
     fn run_magnitude(&mut self, input: &StereoAudio) -> Result<Vec<StereoAudio>, String> {
         let spec = &self.spec;
         let (channels, chunk, len) = (spec.channels as usize, spec.chunk as usize, input.frames());
@@ -126,22 +132,27 @@ impl ByoSeparator {
             spec.hop.unwrap_or(1024) as usize,
             spec.bins.unwrap_or(1024) as usize,
         );
+        let context = spec.context.unwrap_or(0) as usize;
+        let keep = chunk - 2 * context;
         let output = spec.output;
         let count = spec.stems.len();
         let mut stft = Stft::with_size(n_fft, hop);
         let (spectrum, frames) = (stft.bins(), stft.frame_count(len));
         let mut stems = vec![stereo(input.sample_rate, len); count];
-        let mut spectra = vec![Complex32::default(); 2 * chunk * spectrum];
+        let mut spectra = vec![Complex32::default(); 2 * keep * spectrum];
         let mut magnitude = vec![0.0f32; channels * chunk * bins];
         let mut masked = vec![Complex32::default(); spectrum];
-        for first in (0..frames).step_by(chunk) {
-            let n = chunk.min(frames - first);
+        for first in (0..frames).step_by(keep) {
+            let n = keep.min(frames - first);
             magnitude.fill(0.0);
             for (c, signal) in [&input.left, &input.right].into_iter().enumerate() {
-                for t in 0..n {
-                    let z = stft.analyse(signal, first + t);
-                    spectra[(c * chunk + t) * spectrum..][..spectrum].copy_from_slice(z);
-                    let row = &mut magnitude[((c % channels) * chunk + t) * bins..][..bins];
+                for w in 0..chunk {
+                    let Some(frame) = (first + w).checked_sub(context).filter(|&f| f < frames) else { continue };
+                    let z = stft.analyse(signal, frame);
+                    if (context..context + n).contains(&w) {
+                        spectra[(c * keep + w - context) * spectrum..][..spectrum].copy_from_slice(z);
+                    }
+                    let row = &mut magnitude[((c % channels) * chunk + w) * bins..][..bins];
                     let share = if channels == 1 { 0.5 } else { 1.0 };
                     for (m, z) in row.iter_mut().zip(&z[..bins]) {
                         *m += share * z.norm();
@@ -160,8 +171,8 @@ impl ByoSeparator {
             for (stem, mask) in stems.iter_mut().zip(&outs) {
                 for (c, channel) in [&mut stem.left, &mut stem.right].into_iter().enumerate() {
                     for t in 0..n {
-                        let x = &spectra[(c * chunk + t) * spectrum..][..spectrum];
-                        let k = &mask[((c % channels) * chunk + t) * bins..][..bins];
+                        let x = &spectra[(c * keep + t) * spectrum..][..spectrum];
+                        let k = &mask[((c % channels) * chunk + context + t) * bins..][..bins];
                         masked.fill(Complex32::default());
                         for ((z, x), k) in masked.iter_mut().zip(x).zip(k) {
                             *z = x * if k.is_finite() { k.clamp(0.0, 1.0) } else { 0.0 };
@@ -246,6 +257,23 @@ fn check_layout(spec: &SeparatorSpec, model: &ModelSpec) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The method in words for an edit report: the pack's `[separator] description`, or "a
+/// bring-your-own pack". The report takes a `&'static str`, so each distinct text is kept once for
+/// the life of the process.
+pub fn method_text(spec: &SeparatorSpec) -> &'static str {
+    static TEXTS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let Some(text) = spec.description.as_deref() else {
+        return "bring-your-own separator pack ([separator] in its model.toml)";
+    };
+    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&kept) = texts.iter().find(|&&t| t == text) {
+        return kept;
+    }
+    let kept: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    texts.push(kept);
+    kept
 }
 
 /// Silence of `len` frames at `rate`.

@@ -9,9 +9,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::byo::ByoSeparator;
+use super::decode::StereoStream;
 use super::hpss::{self, HpssSettings};
-use super::masking::minus;
 use super::score_informed;
+use super::segments::{self, DEFAULT_SEGMENT_S, SegmentPlan};
 use crate::generate::{SongInput, StemRequest, arrange_song};
 use crate::midi::encode_midi;
 use crate::packs::{PackRegistry, TaskKind};
@@ -19,8 +20,8 @@ use crate::plan::{Action, PlannedJob, Role};
 use crate::render::Renderer;
 use crate::runtime::SessionSettings;
 use crate::stem::StereoAudio;
-use crate::transcribe;
-use crate::wav::write_wav;
+use crate::transcribe::{RegistrySessions, TranscribeOptions};
+use crate::wav::{StereoWavWriter, write_wav};
 
 /// Gain applied for "quieter" / "louder", dB.
 pub const LEVEL_STEP_DB: f32 = 6.0;
@@ -99,9 +100,47 @@ pub fn separate_role(registry: &mut PackRegistry, role: Role, audio: &StereoAudi
         return Err("the input has no audio".into());
     }
     let level = rms_dbfs(audio);
+    check_audible(level)?;
+    let separated = separate_part(registry, role, audio, 0..audio.frames())?;
+    check_found(role, level, rms_dbfs(&separated.stem), separated.notes)?;
+    Ok(separated)
+}
+
+/// Refuses a silent input (RMS `level`, dBFS).
+pub fn check_audible(level: f64) -> Result<(), String> {
     if level < SILENCE_DBFS {
         return Err(format!("the input is silent ({level:.0} dBFS): there is nothing to separate"));
     }
+    Ok(())
+}
+
+/// Refuses a part the song does not have: vocals `part_level` dB (RMS) far below the input's
+/// `level`, or a score-informed line with no notes.
+pub fn check_found(role: Role, level: f64, part_level: f64, notes: Option<usize>) -> Result<(), String> {
+    let relative = part_level - level;
+    // NaN (no energy at all) counts as below.
+    if role == Role::Vocals && relative.partial_cmp(&NO_VOCALS_DB) != Some(std::cmp::Ordering::Greater) {
+        return Err(format!(
+            "no vocals found: the separated vocals are {relative:.0} dB below the mix (under {NO_VOCALS_DB:.0} dB \
+             means an instrumental); nothing was changed"
+        ));
+    }
+    if notes == Some(0) {
+        return Err(format!("no {} notes found in the song; nothing was changed", role.name()));
+    }
+    Ok(())
+}
+
+/// [`separate_role`] without the checks on the whole input: what one segment of a long input goes
+/// through (a segment may be silent, or have no vocals or no bass notes, where the song does).
+/// `keep` is the range of frames that is the segment's own (the rest is context): notes are
+/// counted there.
+pub fn separate_part(
+    registry: &mut PackRegistry,
+    role: Role,
+    audio: &StereoAudio,
+    keep: std::ops::Range<usize>,
+) -> Result<Separated, String> {
     let byo = registry
         .packs()
         .iter()
@@ -111,7 +150,7 @@ pub fn separate_role(registry: &mut PackRegistry, role: Role, audio: &StereoAudi
         let stem = separator.separate(audio)?.into_iter().find(|s| s.name == role.name()).ok_or("stem vanished")?;
         return Ok(Separated {
             stem: stem.audio,
-            method: "bring-your-own separator pack ([separator] in its model.toml)",
+            method: super::byo::method_text(&separator.spec),
             model: Some(
                 serde_json::json!({ "pack": pack.manifest.name, "version": pack.manifest.version, "license": pack.manifest.license }),
             ),
@@ -122,14 +161,6 @@ pub fn separate_role(registry: &mut PackRegistry, role: Role, audio: &StereoAudi
         Role::Vocals => {
             let pack = super::spleeter_pack(registry)?.manifest.clone();
             let (vocals, _) = super::separate_vocals(registry, audio)?;
-            let relative = rms_dbfs(&vocals) - level;
-            if relative < NO_VOCALS_DB {
-                return Err(format!(
-                    "no vocals found: the separated vocals are {:.0} dB below the mix (under {NO_VOCALS_DB:.0} dB \
-                     means an instrumental); nothing was changed",
-                    relative
-                ));
-            }
             Ok(Separated {
                 stem: vocals,
                 method: "Spleeter 2stems U-Net ratio mask (STFT 4096/1024 at 44.1 kHz, no energy above 11 kHz)",
@@ -147,26 +178,52 @@ pub fn separate_role(registry: &mut PackRegistry, role: Role, audio: &StereoAudi
         pitched => {
             let pack = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?.name().to_string();
             let version = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?.manifest.version.clone();
-            let session = &mut registry.session(&pack, transcribe::MODEL_KEY).map_err(|e| e.to_string())?.session;
-            let notes = score_informed::transcribe_mix(session, audio)?;
-            let (target, others) = match pitched {
-                Role::Bass => score_informed::lowest_line(&notes),
-                other => {
-                    return Err(format!(
-                        "separating the {} is not supported yet: the vocals, drums and bass are",
-                        other.name()
-                    ));
-                }
+            let mut sessions =
+                RegistrySessions::new(registry, &TranscribeOptions::default()).map_err(|e| e.to_string())?;
+            let notes = score_informed::transcribe_mix(sessions.as_mut_slice(), audio)?;
+            // The method text names the line taken (a `&'static str`: one per role).
+            let ((target, others), method) = match pitched {
+                Role::Bass => (
+                    score_informed::lowest_line(&notes),
+                    "score-informed harmonic masks from the transcribed lowest line (basic-pitch), shared \
+                     partials split by a 1/h spectral model, times the HPSS harmonic mask",
+                ),
+                Role::Melody => (
+                    score_informed::highest_line(&notes),
+                    "score-informed harmonic masks from the transcribed highest line above the bass (basic-pitch; \
+                     quiet octave/twelfth partials of lower notes left out), shared partials split by a 1/h \
+                     spectral model, times the HPSS harmonic mask",
+                ),
+                Role::CounterMelody => (
+                    score_informed::second_highest_line(&notes),
+                    "score-informed harmonic masks from the transcribed second-highest line (basic-pitch: the top \
+                     line once the melody and the bass are taken out), shared partials split by a 1/h spectral \
+                     model, times the HPSS harmonic mask",
+                ),
+                Role::Chords | Role::Arpeggio => (
+                    score_informed::inner_voices(&notes),
+                    "score-informed harmonic masks from the transcribed middle voices (basic-pitch: every note \
+                     neither in the lowest nor in the highest line), shared partials split by a 1/h spectral \
+                     model, times the HPSS harmonic mask",
+                ),
+                other => return Err(format!("the {} is not a pitched part", other.name())),
             };
-            if target.is_empty() {
-                return Err(format!("no {} notes found in the song; nothing was changed", pitched.name()));
-            }
+            let stem = if target.is_empty() {
+                StereoAudio {
+                    sample_rate: audio.sample_rate,
+                    left: vec![0.0; audio.frames()],
+                    right: vec![0.0; audio.frames()],
+                }
+            } else {
+                score_informed::separate_line(audio, &target, &others)?
+            };
+            let seconds = |frame: usize| frame as f64 / audio.sample_rate as f64;
+            let kept = seconds(keep.start)..seconds(keep.end);
             Ok(Separated {
-                stem: score_informed::separate_line(audio, &target, &others)?,
-                method: "score-informed harmonic masks from the transcribed lowest line (basic-pitch), shared \
-                         partials split by a 1/h spectral model, times the HPSS harmonic mask",
+                stem,
+                method,
                 model: Some(serde_json::json!({ "pack": pack, "version": version })),
-                notes: Some(target.len()),
+                notes: Some(target.iter().filter(|n| kept.contains(&n.start)).count()),
             })
         }
     }
@@ -191,10 +248,20 @@ pub struct EditOptions {
     pub out: PathBuf,
     /// Seed of the new part (for `replace`).
     pub seed: u64,
+    /// Length of the segments a long input is separated in, seconds (rounded to the method's
+    /// unit); `None`: [`DEFAULT_SEGMENT_S`].
+    pub segment_s: Option<f64>,
 }
+
+/// Longest input `replace` takes, seconds: the new part is written and rendered in one piece.
+pub const REPLACE_MAX_S: f64 = 600.0;
 
 /// Runs the edit: writes `extracted.wav`, `remainder.wav`, `result.wav` for a level change,
 /// `new.mid`, `new.wav` and `mix.wav` for a replacement, and `report.json`; returns the report.
+///
+/// The input is read, separated and written a segment at a time ([`segments`]), so memory does
+/// not grow with its length; the remainder is the input minus the extracted part sample by
+/// sample. Outputs take their names only when the whole edit succeeded.
 pub fn run(
     registry: &mut PackRegistry,
     job: &PlannedJob,
@@ -202,60 +269,143 @@ pub fn run(
     mut progress: impl FnMut(&str),
 ) -> Result<serde_json::Value, String> {
     let edit = edit_job(job, &opts.instruction)?;
-    let t = Instant::now();
-    let audio = super::decode::load_stereo(&opts.input)?;
-    let decode = t.elapsed().as_secs_f64();
-    progress(&format!("separating the {}", edit.role.name()));
-    let t = Instant::now();
-    let separated = separate_role(registry, edit.role, &audio)?;
-    let separation = t.elapsed().as_secs_f64();
-    let remainder = minus(&audio, &separated.stem);
+    let started = Instant::now();
+    let mut input = StereoStream::open(&opts.input)?;
+    let rate = input.sample_rate();
+    let too_long = |seconds: f64| {
+        format!(
+            "the input is {:.1} minutes long; replace works on up to {:.0} minutes (the new part is written and \
+             rendered in one piece): cut out the section to change (e.g. `ffmpeg -i song.wav -ss 60 -t 240 \
+             part.wav`) and replace in that, or remove / extract / make quieter, which take any length",
+            seconds / 60.0,
+            REPLACE_MAX_S / 60.0
+        )
+    };
+    let declared = input.declared_frames().map_or(0.0, |n| n as f64 / rate as f64);
+    if edit.action == EditAction::Replace && declared > REPLACE_MAX_S {
+        return Err(too_long(declared));
+    }
+    let plan = SegmentPlan::for_role(edit.role, rate, opts.segment_s.unwrap_or(DEFAULT_SEGMENT_S));
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut extracted = StereoWavWriter::create(&out.join("extracted.wav"), rate)?;
+    let mut remainder = StereoWavWriter::create(&out.join("remainder.wav"), rate)?;
+    let mut gain = match edit.action {
+        EditAction::Gain(db) => Some((10f32.powf(db / 20.0), StereoWavWriter::create(&out.join("result.wav"), rate)?)),
+        _ => None,
+    };
+    let (mut separation, mut write) = (0.0, 0.0);
+    let (mut input_energy, mut part_energy) = (0.0f64, 0.0f64);
+    let (mut separated_once, mut notes, mut segments, mut longest) = (None, None::<usize>, 0usize, 0usize);
+    let name = edit.role.name();
+    let total = input.declared_frames().map(|n| format!(" of {}", clock(n as f64 / rate as f64))).unwrap_or_default();
+    progress(&format!("separating the {name}"));
+    let frames = segments::for_each_segment(&mut input, plan, |segment| {
+        let keep = segment.keep.clone();
+        if segments > 0 {
+            progress(&format!("separating the {name}: {}{total}", clock(segment.first as f64 / rate as f64)));
+        }
+        let t = Instant::now();
+        let part = separate_part(registry, edit.role, segment.audio, keep.clone())?;
+        separation += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (mix, stem) = (segment.audio, &part.stem);
+        let mut rest = StereoAudio { sample_rate: rate, ..StereoAudio::default() };
+        for (r, (m, s)) in [(&mut rest.left, (&mix.left, &stem.left)), (&mut rest.right, (&mix.right, &stem.right))] {
+            r.extend(m[keep.clone()].iter().zip(&s[keep.clone()]).map(|(m, s)| m - s));
+            input_energy += m[keep.clone()].iter().map(|&x| x as f64 * x as f64).sum::<f64>();
+            part_energy += s[keep.clone()].iter().map(|&x| x as f64 * x as f64).sum::<f64>();
+        }
+        extracted.write(&stem.left[keep.clone()], &stem.right[keep.clone()])?;
+        remainder.write(&rest.left, &rest.right)?;
+        if let Some((g, result)) = gain.as_mut() {
+            let changed = |r: &[f32], s: &[f32]| -> Vec<f32> { r.iter().zip(s).map(|(r, s)| r + *g * s).collect() };
+            result.write(
+                &changed(&rest.left, &stem.left[keep.clone()]),
+                &changed(&rest.right, &stem.right[keep.clone()]),
+            )?;
+        }
+        write += t.elapsed().as_secs_f64();
+        if let Some(n) = part.notes {
+            notes = Some(notes.unwrap_or(0) + n);
+        }
+        segments += 1;
+        longest = longest.max(segment.audio.frames());
+        separated_once.get_or_insert((part.method, part.model));
+        Ok(())
+    })?;
+    let seconds = frames as f64 / rate as f64;
+    if frames == 0 {
+        return Err(format!("{}: no audio decoded", opts.input.display()));
+    }
+    let level = 10.0 * (input_energy / (2 * frames) as f64).log10();
+    check_audible(level)?;
+    check_found(edit.role, level, 10.0 * (part_energy / (2 * frames) as f64).log10(), notes)?;
+    if edit.action == EditAction::Replace && seconds > REPLACE_MAX_S {
+        return Err(too_long(seconds));
+    }
+    let (method, model) = separated_once.ok_or("no segment was separated")?;
     let t = Instant::now();
-    write_wav(&out.join("extracted.wav"), &separated.stem)?;
-    write_wav(&out.join("remainder.wav"), &remainder)?;
+    extracted.finish()?;
+    remainder.finish()?;
     let mut files = serde_json::json!({ "extracted": "extracted.wav", "remainder": "remainder.wav" });
     let result = match edit.action {
         EditAction::Extract => "extracted.wav",
         EditAction::Remove => "remainder.wav",
-        EditAction::Gain(db) => {
-            let g = 10f32.powf(db / 20.0);
-            let mix = |r: &[f32], s: &[f32]| r.iter().zip(s).map(|(r, s)| r + g * s).collect();
-            let changed = StereoAudio {
-                sample_rate: audio.sample_rate,
-                left: mix(&remainder.left, &separated.stem.left),
-                right: mix(&remainder.right, &separated.stem.right),
-            };
-            write_wav(&out.join("result.wav"), &changed)?;
+        EditAction::Gain(_) => {
+            gain.take().ok_or("no result writer")?.1.finish()?;
             files["result"] = "result.wav".into();
             "result.wav"
         }
         EditAction::Replace => {
             progress("writing the new part against the remainder");
-            replace(registry, job, edit.role, &remainder, opts)?;
+            let rest = crate::wav::read_wav(&out.join("remainder.wav"))?;
+            replace(registry, job, edit.role, &rest, opts)?;
             files["new_midi"] = "new.mid".into();
             files["new"] = "new.wav".into();
             files["mix"] = "mix.wav".into();
             "mix.wav"
         }
     };
-    let write = t.elapsed().as_secs_f64();
+    write += t.elapsed().as_secs_f64();
+    let decode = (started.elapsed().as_secs_f64() - separation - write).max(0.0);
     let report = serde_json::json!({
         "instruction": opts.instruction,
         "job": { "edit": edit, "planned": job },
         "result": result,
         "files": files,
-        "method": separated.method,
-        "model": separated.model,
-        "notes": separated.notes,
-        "audio": { "path": opts.input, "sample_rate": audio.sample_rate, "seconds": audio.seconds() },
+        "method": method,
+        "model": model,
+        "notes": notes,
+        "audio": { "path": opts.input, "sample_rate": rate, "seconds": seconds },
+        "segments": {
+            "count": segments,
+            "seconds": plan.seconds(rate),
+            "context_seconds": plan.context as f64 / rate as f64,
+            "longest_with_context_seconds": longest as f64 / rate as f64,
+        },
         "timings_s": { "decode": decode, "separate": separation, "write_and_generate": write },
-        "separate_s_per_audio_minute": separation / audio.seconds().max(1e-9) * 60.0,
+        "separate_s_per_audio_minute": separation / seconds.max(1e-9) * 60.0,
+        "peak_memory_mib": peak_memory_mib(),
     });
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(out.join("report.json"), text).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(report)
+}
+
+/// `m:ss` for a time in seconds.
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// This process's peak resident memory so far in MiB (`VmHWM` in `/proc/self/status`; `None`
+/// where there is no such file).
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Writes a new `role` part against `remainder` with the arranger: `new.mid`, `new.wav` (rendered
@@ -267,9 +417,8 @@ fn replace(
     remainder: &StereoAudio,
     opts: &EditOptions,
 ) -> Result<(), String> {
-    let pack = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?.name().to_string();
-    let session = &mut registry.session(&pack, transcribe::MODEL_KEY).map_err(|e| e.to_string())?.session;
-    let heard = score_informed::transcribe_mix(session, remainder)?;
+    let mut sessions = RegistrySessions::new(registry, &TranscribeOptions::default()).map_err(|e| e.to_string())?;
+    let heard = score_informed::transcribe_mix(sessions.as_mut_slice(), remainder)?;
     let input = SongInput { heard, duration: remainder.seconds(), tempo: opts.tempo, ..SongInput::default() };
     // The arranger plans its own prompt: name the replaced role, the new instrument and the
     // density asked for.

@@ -20,6 +20,7 @@ pub mod hpss;
 pub mod masking;
 pub mod model;
 pub mod score_informed;
+pub mod segments;
 pub mod stft;
 
 use realfft::num_complex::Complex32;

@@ -1,6 +1,7 @@
 //! Score-informed separation of a pitched line (the bass, or any register): the mix is transcribed
 //! (basic-pitch, [`crate::transcribe`]), the target line's notes are picked (the lowest line for
-//! the bass), and each cell's mask is built from the notes sounding there:
+//! the bass, the highest for the melody, the second-highest for a counter-melody, the middle
+//! voices for chords), and each cell's mask is built from the notes sounding there:
 //!
 //! - a harmonic comb per note: a Gaussian lobe (about 30 cents wide, at least a bin) on the
 //!   fundamental and every partial up to [`MAX_PARTIAL_HZ`], weighted by a simple spectral model
@@ -35,26 +36,151 @@ const SAME_ONSET_S: f64 = 0.06;
 pub const BASS_HIGHEST: u8 = 60;
 /// Notes below this (MIDI C3) are the bass whatever sounds with them.
 pub const BASS_ALWAYS_BELOW: u8 = 48;
+/// Gaps shorter than this between the notes above a note still cover it ([`highest_line`]), seconds.
+pub const MELODY_GAP_S: f64 = 0.2;
+/// A note an octave, a twelfth or two octaves over a note starting with it, under this fraction
+/// of its amplitude, is its partial ([`quiet_partial`]).
+pub const PARTIAL_AMPLITUDE: f32 = 0.6;
 
-/// Transcribes `audio` (mixed to mono, resampled to 22 050 Hz) with a basic-pitch session.
-pub fn transcribe_mix(session: &mut Session, audio: &StereoAudio) -> Result<Vec<Note>, String> {
+/// Transcribes `audio` (mixed to mono, resampled to 22 050 Hz) with basic-pitch, its windows run
+/// side by side on `sessions` (one per core from [`transcribe::RegistrySessions`], or just one).
+pub fn transcribe_mix(sessions: &mut [Session], audio: &StereoAudio) -> Result<Vec<Note>, String> {
     let mono: Vec<f32> = audio.left.iter().zip(&audio.right).map(|(l, r)| 0.5 * (l + r)).collect();
     let samples = crate::audio_io::resample(&mono, audio.sample_rate, transcribe::constants::SAMPLE_RATE)
         .map_err(|e| e.to_string())?;
-    let t =
-        transcribe::transcribe_samples(session, &samples, &TranscribeOptions::default()).map_err(|e| e.to_string())?;
+    let t = transcribe::transcribe_samples_on(sessions, &samples, &TranscribeOptions::default())
+        .map_err(|e| e.to_string())?;
     Ok(t.notes)
 }
 
 /// Splits `notes` into (the lowest line, the rest): a note belongs to the lowest line when it is
 /// below [`BASS_ALWAYS_BELOW`], or at most [`BASS_HIGHEST`] with no lower note sounding at its middle.
 pub fn lowest_line(notes: &[Note]) -> (Vec<Note>, Vec<Note>) {
-    notes.iter().cloned().partition(|n| {
+    split(notes, &lowest_line_mask(notes))
+}
+
+/// Splits `notes` into (the highest line, the rest): the melody. A note is in it when it is an
+/// [`upper_candidates`] note and the other such notes above it sound over less than half its length
+/// (gaps under [`MELODY_GAP_S`] between them count as sounding, so a chord tone under a held melody
+/// note that the transcription broke up stays out).
+pub fn highest_line(notes: &[Note]) -> (Vec<Note>, Vec<Note>) {
+    split(notes, &skyline(notes, &upper_candidates(notes)))
+}
+
+/// Splits `notes` into (the second-highest line, the rest): the counter-melody, the highest line
+/// of the [`inner_voices`].
+pub fn second_highest_line(notes: &[Note]) -> (Vec<Note>, Vec<Note>) {
+    split(notes, &skyline(notes, &inner_mask(notes)))
+}
+
+/// Splits `notes` into (the middle voices, the rest): the chords, pad or arpeggio, every
+/// [`upper_candidates`] note that is not in the [`highest_line`].
+pub fn inner_voices(notes: &[Note]) -> (Vec<Note>, Vec<Note>) {
+    split(notes, &inner_mask(notes))
+}
+
+/// Which notes can be in a line above the bass, as a mask: those not in the [`lowest_line`] and
+/// not taken for another note's partial. basic-pitch often hears a strong partial as a note of its
+/// own: an octave, a twelfth or two octaves over a louder note starting with it, under
+/// [`PARTIAL_AMPLITUDE`] of its amplitude ([`quiet_partial`]), or an octave over a louder bass note
+/// sounding at its middle. (A real voice doubling another is about as loud as it.)
+pub fn upper_candidates(notes: &[Note]) -> Vec<bool> {
+    let bass = lowest_line_mask(notes);
+    let over_the_bass = |n: &Note| {
         let middle = 0.5 * (n.start + n.end);
-        n.pitch < BASS_ALWAYS_BELOW
-            || (n.pitch <= BASS_HIGHEST
-                && !notes.iter().any(|o| o.pitch < n.pitch && o.start <= middle && o.end > middle))
+        notes.iter().zip(&bass).any(|(b, &is_bass)| {
+            is_bass
+                && n.pitch.checked_sub(b.pitch) == Some(12)
+                && b.start <= middle
+                && b.end > middle
+                && n.amplitude < b.amplitude
+        })
+    };
+    notes.iter().zip(&bass).map(|(n, &is_bass)| !is_bass && !quiet_partial(n, notes) && !over_the_bass(n)).collect()
+}
+
+/// Whether `note` is an octave, a twelfth or two octaves over a note of `notes` that starts with it
+/// and is louder by more than 1 / [`PARTIAL_AMPLITUDE`]: that note's partial.
+pub fn quiet_partial(note: &Note, notes: &[Note]) -> bool {
+    notes.iter().any(|t| {
+        matches!(note.pitch.checked_sub(t.pitch), Some(12 | 19 | 24))
+            && (note.start - t.start).abs() < SAME_ONSET_S
+            && note.start < t.end
+            && note.amplitude < PARTIAL_AMPLITUDE * t.amplitude
     })
+}
+
+/// Which notes are in the lowest line, as a mask.
+fn lowest_line_mask(notes: &[Note]) -> Vec<bool> {
+    notes
+        .iter()
+        .map(|n| {
+            let middle = 0.5 * (n.start + n.end);
+            n.pitch < BASS_ALWAYS_BELOW
+                || (n.pitch <= BASS_HIGHEST
+                    && !notes.iter().any(|o| o.pitch < n.pitch && o.start <= middle && o.end > middle))
+        })
+        .collect()
+}
+
+/// The [`inner_voices`], as a mask over `notes`.
+fn inner_mask(notes: &[Note]) -> Vec<bool> {
+    let candidates = upper_candidates(notes);
+    let melody = skyline(notes, &candidates);
+    candidates.iter().zip(melody).map(|(&c, m)| c && !m).collect()
+}
+
+/// Which `candidates` are the top line: those that other, higher candidates sound over for less
+/// than half their length (gaps under [`MELODY_GAP_S`] between the higher notes bridged).
+fn skyline(notes: &[Note], candidates: &[bool]) -> Vec<bool> {
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    (0..notes.len())
+        .map(|i| {
+            let n = &notes[i];
+            if !candidates[i] || n.end <= n.start {
+                return false;
+            }
+            spans.clear();
+            spans.extend(
+                (0..notes.len())
+                    .filter(|&j| candidates[j] && notes[j].pitch > n.pitch)
+                    .map(|j| (notes[j].start, notes[j].end))
+                    .filter(|&(s, e)| e > n.start - MELODY_GAP_S && s < n.end + MELODY_GAP_S),
+            );
+            spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut covered = 0.0;
+            let mut current: Option<(f64, f64)> = None;
+            for &(s, e) in spans.iter() {
+                match &mut current {
+                    Some((_, ce)) if s <= *ce + MELODY_GAP_S => *ce = ce.max(e),
+                    _ => {
+                        if let Some((cs, ce)) = current {
+                            covered += overlap(cs, ce, n.start, n.end);
+                        }
+                        current = Some((s, e));
+                    }
+                }
+            }
+            if let Some((cs, ce)) = current {
+                covered += overlap(cs, ce, n.start, n.end);
+            }
+            covered < 0.5 * (n.end - n.start)
+        })
+        .collect()
+}
+
+/// Length of the overlap of `a0..a1` and `b0..b1`.
+fn overlap(a0: f64, a1: f64, b0: f64, b1: f64) -> f64 {
+    (a1.min(b1) - a0.max(b0)).max(0.0)
+}
+
+/// Splits `notes` into (those marked in `mask`, the rest), in order.
+fn split(notes: &[Note], mask: &[bool]) -> (Vec<Note>, Vec<Note>) {
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for (n, &m) in notes.iter().zip(mask) {
+        if m { &mut yes } else { &mut no }.push(n.clone());
+    }
+    (yes, no)
 }
 
 /// Splits `notes` into (those with pitches in `low..=high`, the rest).
@@ -185,6 +311,93 @@ mod tests {
         assert_eq!(rest.len(), 2);
         let (mid, _) = in_register(&notes, 50, 60);
         assert_eq!(mid.iter().map(|n| n.pitch).collect::<Vec<_>>(), [52, 55]);
+    }
+
+    fn loud(pitch: u8, start: f64, end: f64, amplitude: f32) -> Note {
+        Note { amplitude, ..note(pitch, start, end) }
+    }
+
+    fn pitches(notes: &[Note]) -> Vec<u8> {
+        notes.iter().map(|n| n.pitch).collect()
+    }
+
+    #[test]
+    fn the_highest_line_is_the_melody_over_held_chords() {
+        let notes = [
+            note(36, 0.0, 2.0),
+            note(60, 0.0, 2.0),
+            note(64, 0.0, 1.0),
+            // A moving melody over them; its last note broken into two by the transcription.
+            note(72, 0.0, 0.5),
+            note(74, 0.5, 1.0),
+            note(76, 1.0, 1.4),
+            note(76, 1.5, 2.0),
+            // A chord tone struck in that 0.1 s gap: still under the held melody note.
+            note(67, 1.35, 1.65),
+            // A quiet octave partial of the first melody note's neighbour below, above everything.
+            loud(76, 0.0, 0.5, 0.1),
+            loud(64, 0.0, 0.5, 0.3),
+        ];
+        let (melody, rest) = highest_line(&notes);
+        assert_eq!(pitches(&melody), [72, 74, 76, 76]);
+        assert_eq!(melody.len() + rest.len(), notes.len());
+        // The counter-melody is the top of what is left under the melody (the bass is never taken).
+        let (counter, _) = second_highest_line(&notes);
+        assert_eq!(pitches(&counter), [64, 67, 64]);
+        // The chords: everything between, but not the quiet partial.
+        let (chords, rest) = inner_voices(&notes);
+        assert_eq!(pitches(&chords), [60, 64, 67, 64]);
+        assert!(rest.iter().any(|n| n.pitch == 76 && n.amplitude < 0.2), "the partial is left to the others");
+    }
+
+    #[test]
+    fn a_loud_octave_is_a_voice_and_a_quiet_one_a_partial() {
+        let with_upper = |amplitude| [note(40, 0.0, 1.0), loud(64, 0.0, 1.0, 0.6), loud(76, 0.0, 1.0, amplitude)];
+        // Well under the lower note's amplitude: the 76 is the 64's partial, so the 64 is the melody.
+        let quiet = with_upper(0.2);
+        assert!(quiet_partial(&quiet[2], &quiet));
+        assert_eq!(pitches(&highest_line(&quiet).0), [64]);
+        assert!(inner_voices(&quiet).0.is_empty());
+        // As loud as it: a voice doubling the 64 an octave up, the melody, with the 64 under it.
+        let doubled = with_upper(0.5);
+        assert!(!quiet_partial(&doubled[2], &doubled));
+        assert_eq!(pitches(&highest_line(&doubled).0), [76]);
+        assert_eq!(pitches(&inner_voices(&doubled).0), [64]);
+        // A quieter octave over a sounding bass note is the bass's partial, never a chord tone.
+        let octave = [note(40, 0.0, 1.0), loud(52, 0.2, 1.0, 0.3), note(64, 0.0, 1.0), note(72, 0.0, 1.0)];
+        assert_eq!(pitches(&inner_voices(&octave).0), [64]);
+        assert_eq!(pitches(&second_highest_line(&octave).0), [64]);
+        // An octave that starts later is its own note, however quiet.
+        let later = [note(40, 0.0, 1.0), loud(64, 0.0, 1.0, 0.6), loud(76, 0.3, 1.0, 0.1)];
+        assert!(!quiet_partial(&later[2], &later));
+    }
+
+    #[test]
+    fn the_lines_of_a_four_part_chorale() {
+        // Two chords of a four-part texture: soprano over alto, tenor and bass; the melody moves
+        // in quarter notes over the second chord while the inner voices hold.
+        let notes = [
+            note(43, 0.0, 1.0),
+            note(59, 0.0, 1.0),
+            note(62, 0.0, 1.0),
+            note(71, 0.0, 1.0),
+            note(48, 1.0, 2.0),
+            note(55, 1.0, 2.0),
+            note(64, 1.0, 2.0),
+            note(72, 1.0, 1.5),
+            note(74, 1.5, 2.0),
+        ];
+        assert_eq!(pitches(&lowest_line(&notes).0), [43, 48]);
+        assert_eq!(pitches(&highest_line(&notes).0), [71, 72, 74]);
+        assert_eq!(pitches(&second_highest_line(&notes).0), [62, 64]);
+        assert_eq!(pitches(&inner_voices(&notes).0), [59, 62, 55, 64]);
+        // The skyline's limit: where the melody rests, the top chord tone is the highest line (the
+        // 64 sounds on for 2.5 s after the 72 stops).
+        let alone = [note(40, 0.0, 3.0), note(64, 0.0, 3.0), note(72, 0.0, 0.5)];
+        assert_eq!(pitches(&highest_line(&alone).0), [64, 72]);
+        // Bass alone: no melody, no chords.
+        let bass = [note(36, 0.0, 1.0), note(43, 1.0, 2.0)];
+        assert!(highest_line(&bass).0.is_empty() && inner_voices(&bass).0.is_empty());
     }
 
     #[test]

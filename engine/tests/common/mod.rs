@@ -184,3 +184,54 @@ pub fn heard_note(start: f64, end: f64, pitch: u8) -> counterpart_engine::transc
         end_frame: frame(end),
     }
 }
+
+/// The input a test host plays a song into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The main input (what edits change).
+    Main,
+    /// The sidechain (the context jobs write against).
+    Sidechain,
+}
+
+/// Plays `song` into `input` from song sample `from` (silence before it) while the host's 4/4
+/// transport runs at `tempo` from the song start, through the audio thread's capture in blocks of
+/// 512, about ten times real time. Every [`BLOCKS_PER_BARRIER`] blocks it waits until `engine`'s
+/// worker has drained the capture, as a real-time host would by being slower than it: on a busy
+/// machine a worker that falls behind for a moment never lets the ring overflow.
+pub fn play_into(
+    engine: &counterpart_engine::Engine,
+    audio: &mut counterpart_engine::link::AudioSide,
+    song: &counterpart_engine::stem::StereoAudio,
+    from: usize,
+    tempo: f64,
+    input: Input,
+) {
+    let rate = song.sample_rate as f64;
+    let mut scratch = Box::default();
+    let block = 512usize;
+    let total = from + song.frames();
+    for (n, start) in (0..total).step_by(block).enumerate() {
+        let len = block.min(total - start);
+        let at = |data: &[f32], i: usize| (start + i).checked_sub(from).and_then(|k| data.get(k)).copied();
+        let mut left: Vec<f32> = (0..len).map(|i| at(&song.left, i).unwrap_or(0.0)).collect();
+        let mut right: Vec<f32> = (0..len).map(|i| at(&song.right, i).unwrap_or(0.0)).collect();
+        let (mut zl, mut zr) = (vec![0.0f32; len], vec![0.0f32; len]);
+        let (main, side): ([&mut [f32]; 2], [&mut [f32]; 2]) = match input {
+            Input::Main => ([&mut left, &mut right], [&mut zl, &mut zr]),
+            Input::Sidechain => ([&mut zl, &mut zr], [&mut left, &mut right]),
+        };
+        let pos = start as i64;
+        audio.transport.publish(tempo, rate, pos, true, (4, 4));
+        let beats = pos as f64 / rate * tempo / 60.0;
+        let signature = counterpart_engine::timeline::TimeSignature::default();
+        audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, tempo, signature);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        if n % BLOCKS_PER_BARRIER == BLOCKS_PER_BARRIER - 1 {
+            engine.captured_song().expect("the worker answers");
+        }
+    }
+}
+
+/// Host blocks [`play_into`] sends between waits for the worker: a quarter of the capture ring.
+pub const BLOCKS_PER_BARRIER: usize = counterpart_engine::link::CAPTURE_CAPACITY / 4 / (512 / 256);

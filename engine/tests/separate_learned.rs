@@ -1,0 +1,142 @@
+//! The learned drums / bass separator trained here (`models/separator-learned`, made by
+//! `scripts/separation/learned/`): the engine's bring-your-own runner gives what onnxruntime and
+//! the Python pipeline give on a fixture clip (calls overlapping by the manifest's `context`), and
+//! on a mix of the held-out set (rendered by `make_fixtures.py` exactly as
+//! `scripts/separation/evaluate.py` renders it) its drums, through `separate_role`, beat HPSS +
+//! onsets. Needs the runtime; skipped without it unless CI=true.
+
+mod common;
+
+use std::path::PathBuf;
+
+use counterpart_engine::packs::{Pack, PackRegistry};
+use counterpart_engine::plan::Role;
+use counterpart_engine::runtime::SessionSettings;
+use counterpart_engine::separate::byo::ByoSeparator;
+use counterpart_engine::separate::decode::load_stereo;
+use counterpart_engine::separate::edit::separate_role;
+use counterpart_engine::separate::hpss::{self, HpssSettings};
+use counterpart_engine::stem::StereoAudio;
+
+/// Largest sample difference from the Python pipeline's excerpts (measured 2.0e-8).
+const MAX_SAMPLE_ERROR: f32 = 1e-4;
+/// Relative RMS difference per stem and channel (measured 2.2e-7).
+const MAX_RMS_ERROR: f64 = 1e-3;
+/// The learned drums must beat HPSS + onsets by this much on the held-out mix (dB, plain SDR);
+/// measured 2.94 dB against 2.12 dB (+0.82 dB); bss_eval on the full 20 s stereo mix gives 2.04
+/// against -1.54 dB (scripts/separation/RESULTS.md).
+const DRUMS_MARGIN_DB: f64 = 0.4;
+
+fn pack_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/separator-learned")
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/separator-learned")
+}
+
+#[derive(serde::Deserialize)]
+struct Excerpt {
+    start: usize,
+    left: Vec<f32>,
+    right: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct StemRef {
+    rms: [f64; 2],
+    excerpts: Vec<Excerpt>,
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    chunk: u32,
+    context: u32,
+    frames: usize,
+    stems: std::collections::BTreeMap<String, StemRef>,
+}
+
+fn rms(x: &[f32]) -> f64 {
+    (x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+/// The shipped pack copied to a scratch folder with the fixture's chunk, so 2 s cross seams.
+fn pack_with_chunk(chunk: u32, context: u32) -> Pack {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/separate_learned/pack");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(pack_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let toml = std::fs::read_to_string(dir.join("model.toml")).unwrap();
+    let (chunk_line, context_line) = (
+        toml.lines().find(|l| l.starts_with("chunk = ")).unwrap(),
+        toml.lines().find(|l| l.starts_with("context = ")).unwrap(),
+    );
+    let toml = toml.replacen(chunk_line, &format!("chunk = {chunk}"), 1);
+    let toml = toml.replacen(context_line, &format!("context = {context}"), 1);
+    std::fs::write(dir.join("model.toml"), toml).unwrap();
+    Pack::open(&dir).unwrap()
+}
+
+#[test]
+fn the_engine_gives_what_onnxruntime_gives_across_the_seams() {
+    if !common::runtime_ready() {
+        return;
+    }
+    let reference: Reference =
+        serde_json::from_slice(&std::fs::read(fixtures().join("reference.json")).unwrap()).unwrap();
+    let clip = load_stereo(&fixtures().join("clip.flac")).unwrap();
+    assert_eq!((clip.sample_rate, clip.frames()), (22_050, reference.frames));
+    let pack = pack_with_chunk(reference.chunk, reference.context);
+    let mut separator = ByoSeparator::load(&pack, &SessionSettings::default()).unwrap();
+    let stems = separator.separate(&clip).unwrap();
+    assert_eq!(stems.len(), reference.stems.len());
+    for stem in &stems {
+        let want = &reference.stems[&stem.name];
+        for (c, channel) in [&stem.audio.left, &stem.audio.right].into_iter().enumerate() {
+            let relative = (rms(channel) - want.rms[c]).abs() / want.rms[c].max(1e-9);
+            eprintln!("{} channel {c}: RMS {:.5} vs {:.5} ({relative:.1e})", stem.name, rms(channel), want.rms[c]);
+            assert!(relative < MAX_RMS_ERROR, "{} channel {c}: RMS off by {relative:.1e}", stem.name);
+        }
+        for e in &want.excerpts {
+            let worst = [(&stem.audio.left, &e.left), (&stem.audio.right, &e.right)]
+                .into_iter()
+                .flat_map(|(got, want)| want.iter().enumerate().map(move |(i, w)| (got[e.start + i] - w).abs()))
+                .fold(0.0f32, f32::max);
+            eprintln!("{} at sample {}: worst difference {worst:.1e}", stem.name, e.start);
+            assert!(worst < MAX_SAMPLE_ERROR, "{} at {}: {worst:.1e}", stem.name, e.start);
+        }
+    }
+}
+
+/// 10·log10(‖s‖² / ‖s − ŝ‖²) over both channels (no allowed distortion filter).
+fn sdr(reference: &StereoAudio, estimate: &StereoAudio) -> f64 {
+    let energy = |x: &[f32]| x.iter().map(|&v| v as f64 * v as f64).sum::<f64>();
+    let err = |r: &[f32], e: &[f32]| r.iter().zip(e).map(|(a, b)| (a - b) as f64 * (a - b) as f64).sum::<f64>();
+    let signal = energy(&reference.left) + energy(&reference.right);
+    let error = err(&reference.left, &estimate.left) + err(&reference.right, &estimate.right);
+    10.0 * (signal / error.max(1e-20)).log10()
+}
+
+#[test]
+fn learned_drums_beat_hpss_on_a_held_out_mix() {
+    if !common::runtime_ready() {
+        return;
+    }
+    let mix = load_stereo(&fixtures().join("heldout_mix.flac")).unwrap();
+    let drums = load_stereo(&fixtures().join("heldout_drums.flac")).unwrap();
+    assert_eq!(mix.frames(), drums.frames());
+    // The committed packs only: `separate_role` takes the drums from the learned pack.
+    let models = pack_dir().parent().unwrap().to_path_buf();
+    let mut registry = PackRegistry::discover(&[models], SessionSettings::default());
+    let separated = separate_role(&mut registry, Role::Drums, &mix).expect("separates");
+    assert!(separated.method.starts_with("learned mask network"), "method: {}", separated.method);
+    assert_eq!(separated.model.as_ref().unwrap()["pack"], "separator-learned");
+    let by_hpss = hpss::separate_drums(&mix, &HpssSettings::default()).expect("separates");
+    let (l, h, b) = (sdr(&drums, &separated.stem), sdr(&drums, &by_hpss), sdr(&drums, &mix));
+    eprintln!("drums SDR: learned {l:.2} dB, HPSS + onsets {h:.2} dB, the mix as estimate {b:.2} dB");
+    assert!(l > h + DRUMS_MARGIN_DB, "learned {l:.2} dB vs HPSS {h:.2} dB (margin {DRUMS_MARGIN_DB} dB)");
+    assert!(l > b + 6.0, "learned {l:.2} dB vs the mix {b:.2} dB");
+}
