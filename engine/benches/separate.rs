@@ -9,6 +9,10 @@
 
 use std::time::Instant;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::separation::{RATE, band_mix, edit};
 use counterpart_engine::packs::{PackRegistry, TaskKind};
 use counterpart_engine::render::Renderer;
 use counterpart_engine::runtime::{self, SessionSettings};
@@ -16,41 +20,12 @@ use counterpart_engine::separate::byo::ByoSeparator;
 use counterpart_engine::separate::hpss::{self, HpssSettings};
 use counterpart_engine::separate::masking::{self, Layout};
 use counterpart_engine::separate::{score_informed, separate_vocals};
-use counterpart_engine::stem::{Note, StereoAudio};
+use counterpart_engine::stem::StereoAudio;
 use counterpart_engine::transcribe::{RegistrySessions, TranscribeOptions};
 
-const RATE: u32 = 44_100;
 const SECONDS: f64 = 180.0;
 /// Target: separation time over audio time.
 const TARGET_RATIO: f64 = 0.1;
-
-/// A 3-minute song at 120 BPM: bass, piano triads and a rock groove.
-fn song(renderer: &Renderer) -> StereoAudio {
-    let bars = (SECONDS / 2.0) as usize;
-    let roots = [36u8, 33, 29, 31];
-    let triads = [[60u8, 64, 67], [57, 60, 64], [57, 60, 65], [59, 62, 67]];
-    let note = |start: f64, length: f64, key: u8, velocity: u8| Note { start, length, key, velocity };
-    let (mut bass, mut piano, mut drums) = (Vec::new(), Vec::new(), Vec::new());
-    for bar in 0..bars {
-        let b = bar as f64 * 4.0;
-        let (root, triad) = (roots[bar % 4], triads[bar % 4]);
-        bass.extend([root, root, root + 7, root].iter().enumerate().map(|(i, &k)| note(b + i as f64, 0.9, k, 100)));
-        piano.extend([0.0, 2.0].iter().flat_map(|&h| triad.map(|k| note(b + h, 1.9, k, 70))));
-        drums.extend((0..8).map(|e| note(b + e as f64 * 0.5, 0.25, 42, 70)));
-        drums.extend([note(b, 0.5, 36, 110), note(b + 1.0, 0.5, 38, 100), note(b + 2.0, 0.5, 36, 110)]);
-        drums.push(note(b + 3.0, 0.5, 38, 100));
-    }
-    let frames = (SECONDS * RATE as f64) as usize;
-    let mut mix = StereoAudio { sample_rate: RATE, left: vec![0.0; frames], right: vec![0.0; frames] };
-    for (notes, program) in [(&bass, Some(34)), (&piano, Some(0)), (&drums, None)] {
-        let stem = renderer.render(notes, program, 0.0, 120.0, RATE, 0.0).expect("renders");
-        for i in 0..frames.min(stem.frames()) {
-            mix.left[i] += stem.left[i];
-            mix.right[i] += stem.right[i];
-        }
-    }
-    mix
-}
 
 fn row(name: &str, seconds: f64, audio_seconds: f64, reference: f64) {
     let per_minute = seconds / audio_seconds * 60.0;
@@ -64,7 +39,8 @@ fn row(name: &str, seconds: f64, audio_seconds: f64, reference: f64) {
 
 fn main() {
     let renderer = Renderer::open_default().expect("the SoundFont (cargo xtask setup)");
-    let audio = song(&renderer);
+    // A 3-minute song at 120 BPM (2 s a bar): bass, piano triads and a rock groove.
+    let audio = band_mix(&renderer, (SECONDS / 2.0) as usize);
     let audio_seconds = audio.seconds();
     println!("separation of {audio_seconds:.0} s of stereo {RATE} Hz audio; target: under {TARGET_RATIO} x duration");
     println!("{:<36} {:>9} {:>13} {:>20} {:>18}", "method", "time", "per minute", "time / target", "time / reference");
@@ -163,15 +139,9 @@ fn memory(song: &StereoAudio) {
         w.finalize().expect("writes");
         let out = dir.join(format!("out-{minutes}min"));
         let t = Instant::now();
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
-            .args(["edit", "--input"])
-            .arg(&input)
-            .args(["--instruction", "remove the drums", "--out"])
-            .arg(&out)
-            .output()
-            .expect("runs");
+        let (ok, err) = edit(&input, "remove the drums", &out, &[]);
         let wall = t.elapsed().as_secs_f64();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(ok, "{err}");
         let report: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report")).expect("json");
         let peak = report["peak_memory_mib"].as_f64().unwrap_or(f64::NAN);

@@ -33,10 +33,15 @@ fn ready() -> bool {
     common::basic_pitch().is_some() && common::embedder().is_some()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A started engine at [`RATE`] with its audio cache in a temp folder of its own for test `name`:
+/// (folder, cache, engine, audio side).
+fn start(name: &str) -> (PathBuf, AudioCache, Engine, AudioSide) {
     let dir = std::env::temp_dir().join(format!("cp-edit-jobs-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    let cache = AudioCache::new(dir.join("cache"));
+    let (engine, audio) = Engine::start(cache.clone());
+    engine.activate(RATE);
+    (dir, cache, engine, audio)
 }
 
 fn fixture(name: &str) -> StereoAudio {
@@ -49,6 +54,14 @@ fn fixture(name: &str) -> StereoAudio {
 fn play(engine: &Engine, audio: &mut AudioSide, song: &StereoAudio, from: usize, into_main: bool) {
     let input = if into_main { common::Input::Main } else { common::Input::Sidechain };
     common::play_into(engine, audio, song, from, TEMPO, input);
+}
+
+/// The Spleeter fixture, a 4-second song with vocals, played into the main input from one bar in
+/// (it fills bars 2-3); also what the worker captured.
+fn play_song_with_vocals(engine: &Engine, audio: &mut AudioSide) -> (StereoAudio, CapturedSong) {
+    let song = fixture("input.wav");
+    play(engine, audio, &song, BAR, true);
+    (song, engine.captured_song().expect("the worker answers"))
 }
 
 /// Every event of job `id` up to its end: `Ok` with the events, or `Err` with the failure.
@@ -144,14 +157,8 @@ fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum
     if !ready() {
         return;
     }
-    let dir = temp_dir("vocals");
-    let cache = AudioCache::new(dir.join("cache"));
-    let (engine, mut audio) = Engine::start(cache.clone());
-    engine.activate(RATE);
-    // A 4-second song with vocals enters one bar in: it fills bars 2-3.
-    let song = fixture("input.wav");
-    play(&engine, &mut audio, &song, BAR, true);
-    let captured = engine.captured_song().expect("the worker answers");
+    let (dir, cache, engine, mut audio) = start("vocals");
+    let (song, captured) = play_song_with_vocals(&engine, &mut audio);
     assert_eq!(captured.channels[0].len(), BAR + song.frames());
 
     let started = Instant::now();
@@ -244,13 +251,8 @@ fn making_the_vocals_quieter_plays_the_song_with_them_6_db_down_and_keeps_the_ta
     if !ready() {
         return;
     }
-    let dir = temp_dir("quieter");
-    let cache = AudioCache::new(dir.join("cache"));
-    let (engine, mut audio) = Engine::start(cache.clone());
-    engine.activate(RATE);
-    let song = fixture("input.wav");
-    play(&engine, &mut audio, &song, BAR, true);
-    let captured = engine.captured_song().expect("the worker answers");
+    let (dir, cache, engine, mut audio) = start("quieter");
+    let (_, captured) = play_song_with_vocals(&engine, &mut audio);
 
     let started = Instant::now();
     let id = engine.generate(edit("make the vocals quieter", Some([2, 3])));
@@ -329,15 +331,8 @@ fn refusals_cancels_and_a_replaced_bass() {
     if !ready() {
         return;
     }
-    let renderer = match Renderer::open_default() {
-        Ok(renderer) => renderer,
-        Err(e) if common::strict() => panic!("CI=true and the SoundFont is missing: {e}"),
-        Err(e) => return eprintln!("SKIPPED: no SoundFont ({e}); run `cargo xtask setup`"),
-    };
-    let dir = temp_dir("refusals");
-    let cache = AudioCache::new(dir.join("cache"));
-    let (engine, mut audio) = Engine::start(cache.clone());
-    engine.activate(RATE);
+    let Some(renderer) = common::renderer() else { return };
+    let (dir, cache, engine, mut audio) = start("refusals");
     let song = instrumental(&renderer);
 
     let id = engine.generate(edit("remove the vocals", None));

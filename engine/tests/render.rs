@@ -3,24 +3,12 @@
 
 mod common;
 
-use counterpart_engine::render::Renderer;
 use counterpart_engine::stem::Note;
 use counterpart_engine::transcribe::{self, TranscribeOptions};
 
-fn renderer() -> Option<Renderer> {
-    match Renderer::open_default() {
-        Ok(r) => Some(r),
-        Err(e) if common::strict() => panic!("CI=true and no SoundFont: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
-            None
-        }
-    }
-}
-
 #[test]
 fn rendered_notes_sound_on_time_and_transcribe_back() {
-    let Some(renderer) = renderer() else { return };
+    let Some(renderer) = common::renderer() else { return };
     let Some(mut session) = common::basic_pitch_session() else { return };
     // Piano at 120 BPM: C4 on beat 1, E4 on beat 2, G4 on beat 3, each half a beat.
     let notes: Vec<Note> = [(1.0, 60), (2.0, 64), (3.0, 67)]
@@ -47,7 +35,7 @@ fn rendered_notes_sound_on_time_and_transcribe_back() {
 
 #[test]
 fn drums_use_the_percussion_channel() {
-    let Some(renderer) = renderer() else { return };
+    let Some(renderer) = common::renderer() else { return };
     // Kick (36) and snare (38) on channel 10 sound; as a piano program they would be low notes.
     let hits = [Note { start: 0.0, length: 0.25, key: 38, velocity: 110 }];
     let drums = renderer.render(&hits, None, 0.0, 120.0, 44_100, 0.2).unwrap();

@@ -1,9 +1,12 @@
-//! Shared helpers for the engine's integration tests: the real runtime and the real pack.
+//! Shared helpers for the engine's integration tests: the real runtime, packs and SoundFont.
 #![allow(dead_code)]
+
+pub mod separation;
 
 use std::path::PathBuf;
 
 use counterpart_engine::packs::{Pack, PackRegistry, TaskKind};
+use counterpart_engine::render::Renderer;
 use counterpart_engine::runtime::{self, SessionSettings};
 
 /// Whether missing shipped parts must fail the test (CI) instead of skipping it.
@@ -19,6 +22,18 @@ pub fn runtime_ready() -> bool {
         Err(e) => {
             eprintln!("SKIPPED: ONNX Runtime not available ({e}); run `cargo xtask setup`");
             false
+        }
+    }
+}
+
+/// The General MIDI SoundFont's renderer; `None` with a printed reason when there is none outside CI.
+pub fn renderer() -> Option<Renderer> {
+    match Renderer::open_default() {
+        Ok(r) => Some(r),
+        Err(e) if strict() => panic!("CI=true and no SoundFont: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            None
         }
     }
 }
