@@ -168,11 +168,12 @@ fn a_20_minute_file_comes_out_whole_in_bounded_memory() {
     );
     assert!(long_report["segments"]["count"].as_u64().unwrap() >= 10);
     assert!((long_report["audio"]["seconds"].as_f64().unwrap() - 1200.0).abs() < 1e-6);
-    // Memory stops growing once the segments run: the last 14 minutes add (almost) nothing. Holding
-    // the file would add input, stem and remainder at the separator's rate (over 100 MiB each for
-    // the learned pack's 22.05 kHz) on the way.
+    // Memory stops growing once the segments run (release: 286 / 288 / 290 MiB for 5 / 10 / 20
+    // minutes; debug up to +23 MiB of allocator churn). Holding the file would add input, stem and
+    // remainder for the last 14 minutes at the separator's rate (22.05 kHz for the learned pack:
+    // about 220 MiB).
     assert!(
-        long_peak < early_peak + 30.0,
+        long_peak < early_peak + 60.0,
         "peak memory {long_peak:.0} MiB at the end vs {early_peak:.0} MiB after 6 minutes"
     );
 
