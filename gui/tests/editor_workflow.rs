@@ -81,12 +81,8 @@ fn a_prompt_typed_in_the_editor_becomes_takes_that_are_muted_switched_exported_a
     let host = Arc::new(Host::default());
     let mut app = EditorApp::new(controls.clone(), engine.clone(), cache.clone());
     app.attach(GuiContext::new(host.clone()));
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(counterpart_gui::WINDOW_SIZE.0, counterpart_gui::WINDOW_SIZE.1))
-        .build_ui_state(|ui, app: &mut EditorApp| app.show(ui), app);
+    let mut harness = common::harness(app);
     let ctx = harness.ctx.clone();
-    harness.state_mut().setup(&ctx);
-    harness.step();
     harness.step();
 
     // The prompt box has the keyboard focus when the editor opens: typing goes straight in, and

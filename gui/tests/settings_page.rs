@@ -15,7 +15,6 @@ use counterpart_engine::cache::AudioCache;
 use counterpart_engine::stem::{StemRecord, StereoAudio};
 use counterpart_gui::EditorApp;
 use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use nice_plug::context::gui::GuiContext;
 
@@ -53,12 +52,8 @@ fn the_ruler_and_host_loop_select_bars_and_the_settings_page_lists_packs_measure
 
     let mut app = EditorApp::new(Arc::new(Controls::new()), engine.clone(), cache.clone());
     app.attach(GuiContext::new(Arc::new(Host::default())));
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(counterpart_gui::WINDOW_SIZE.0, counterpart_gui::WINDOW_SIZE.1))
-        .build_ui_state(|ui, app: &mut EditorApp| app.show(ui), app);
+    let mut harness = common::harness(app);
     let ctx = harness.ctx.clone();
-    harness.state_mut().setup(&ctx);
-    harness.step();
 
     // A drag on the ruler from bar 2 to bar 3 selects the bars the next job writes.
     let ruler = harness.get_by_label("Bar ruler").rect();

@@ -97,6 +97,17 @@ pub fn ready() -> bool {
     }
 }
 
+/// A test harness showing `app` at the editor's window size, set up and stepped once.
+pub fn harness(app: EditorApp) -> Harness<'static, EditorApp> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(counterpart_gui::WINDOW_SIZE.0, counterpart_gui::WINDOW_SIZE.1))
+        .build_ui_state(|ui, app: &mut EditorApp| app.show(ui), app);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().setup(&ctx);
+    harness.step();
+    harness
+}
+
 /// Steps the editor (as its window would, about 30 times a second) until `done` holds.
 pub fn run_until(
     harness: &mut Harness<'_, EditorApp>,
