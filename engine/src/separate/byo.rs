@@ -11,7 +11,7 @@
 //!
 //! Only one chunk of data is alive at a time besides the input and the stems.
 
-use std::sync::{Mutex, PoisonError};
+use std::borrow::Cow;
 
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -260,20 +260,12 @@ fn check_layout(spec: &SeparatorSpec, model: &ModelSpec) -> Result<(), String> {
 }
 
 /// The method in words for an edit report: the pack's `[separator] description`, or "a
-/// bring-your-own pack". The report takes a `&'static str`, so each distinct text is kept once for
-/// the life of the process.
-pub fn method_text(spec: &SeparatorSpec) -> &'static str {
-    static TEXTS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let Some(text) = spec.description.as_deref() else {
-        return "bring-your-own separator pack ([separator] in its model.toml)";
-    };
-    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(&kept) = texts.iter().find(|&&t| t == text) {
-        return kept;
+/// bring-your-own pack".
+pub fn method_text(spec: &SeparatorSpec) -> Cow<'static, str> {
+    match &spec.description {
+        Some(text) => text.clone().into(),
+        None => "bring-your-own separator pack ([separator] in its model.toml)".into(),
     }
-    let kept: &'static str = Box::leak(text.to_owned().into_boxed_str());
-    texts.push(kept);
-    kept
 }
 
 /// Silence of `len` frames at `rate`.

@@ -3,6 +3,7 @@
 //! [`EditJob`]; the named part is separated with the method for its role ([`separate_role`]), the
 //! remainder is exactly the input minus it, and the result is written with a report.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -86,7 +87,7 @@ pub struct Separated {
     /// The part, at the input's rate and length.
     pub stem: StereoAudio,
     /// The method, in words.
-    pub method: &'static str,
+    pub method: Cow<'static, str>,
     /// The model pack used, if any: `{ "pack": name, "version": version }`.
     pub model: Option<serde_json::Value>,
     /// Notes the part was built from (score-informed methods).
@@ -163,7 +164,7 @@ pub fn separate_part(
             let (vocals, _) = super::separate_vocals(registry, audio)?;
             Ok(Separated {
                 stem: vocals,
-                method: "Spleeter 2stems U-Net ratio mask (STFT 4096/1024 at 44.1 kHz, no energy above 11 kHz)",
+                method: "Spleeter 2stems U-Net ratio mask (STFT 4096/1024 at 44.1 kHz, no energy above 11 kHz)".into(),
                 model: Some(serde_json::json!({ "pack": pack.name, "version": pack.version, "license": pack.license })),
                 notes: None,
             })
@@ -171,7 +172,8 @@ pub fn separate_part(
         Role::Drums => Ok(Separated {
             stem: hpss::separate_drums(audio, &HpssSettings::default())?,
             method: "harmonic/percussive separation (median filters along time and frequency, Wiener masks) \
-                     refined with spectral-flux onsets",
+                     refined with spectral-flux onsets"
+                .into(),
             model: None,
             notes: None,
         }),
@@ -181,7 +183,7 @@ pub fn separate_part(
             let mut sessions =
                 RegistrySessions::new(registry, &TranscribeOptions::default()).map_err(|e| e.to_string())?;
             let notes = score_informed::transcribe_mix(sessions.as_mut_slice(), audio)?;
-            // The method text names the line taken (a `&'static str`: one per role).
+            // The method text names the line taken.
             let ((target, others), method) = match pitched {
                 Role::Bass => (
                     score_informed::lowest_line(&notes),
@@ -221,7 +223,7 @@ pub fn separate_part(
             let kept = seconds(keep.start)..seconds(keep.end);
             Ok(Separated {
                 stem,
-                method,
+                method: method.into(),
                 model: Some(serde_json::json!({ "pack": pack, "version": version })),
                 notes: Some(target.iter().filter(|n| kept.contains(&n.start)).count()),
             })
