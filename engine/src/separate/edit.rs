@@ -178,8 +178,8 @@ pub fn separate_part(
             notes: None,
         }),
         pitched => {
-            let pack = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?.name().to_string();
-            let version = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?.manifest.version.clone();
+            let transcriber = registry.find(TaskKind::Transcriber).map_err(|e| e.to_string())?;
+            let (pack, version) = (transcriber.name().to_string(), transcriber.manifest.version.clone());
             let mut sessions =
                 RegistrySessions::new(registry, &TranscribeOptions::default()).map_err(|e| e.to_string())?;
             let notes = score_informed::transcribe_mix(sessions.as_mut_slice(), audio)?;
