@@ -17,7 +17,7 @@ use crate::generate::StemRequest;
 use crate::job::{CaptureSource, CapturedSong, GenerateStem};
 use crate::plan::{Action, PlannedJob};
 use crate::separate::edit::{EditAction, SILENCE_DBFS, edit_job, rms_dbfs, separate_role};
-use crate::separate::masking::minus;
+use crate::separate::masking::{add_scaled, db_gain, minus};
 use crate::stem::{EditPart, Note, StereoAudio, TakeRecord};
 
 /// Seconds of captured audio on each side of the span that the separator also hears, so its
@@ -107,10 +107,9 @@ impl Runner {
         let mut remainder = minus(&region, &part);
         let rest_name = match edit.action {
             EditAction::Gain(db) => {
-                let gain = 10f32.powf(db / 20.0);
-                for (rest, part) in [(&mut remainder.left, &part.left), (&mut remainder.right, &part.right)] {
-                    rest.iter_mut().zip(part).for_each(|(r, p)| *r += gain * p);
-                }
+                let gain = db_gain(db);
+                add_scaled(&mut remainder.left, &part.left, gain);
+                add_scaled(&mut remainder.right, &part.right, gain);
                 format!("main with {role} {db:+.0} dB")
             }
             _ => format!("main without {role}"),

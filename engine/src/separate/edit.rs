@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::byo::ByoSeparator;
 use super::decode::StereoStream;
 use super::hpss::{self, HpssSettings};
+use super::masking::{add_scaled, db_gain};
 use super::score_informed;
 use super::segments::{self, DEFAULT_SEGMENT_S, SegmentPlan};
 use crate::generate::{SongInput, StemRequest, arrange_song};
@@ -293,7 +294,7 @@ pub fn run(
     let mut extracted = StereoWavWriter::create(&out.join("extracted.wav"), rate)?;
     let mut remainder = StereoWavWriter::create(&out.join("remainder.wav"), rate)?;
     let mut gain = match edit.action {
-        EditAction::Gain(db) => Some((10f32.powf(db / 20.0), StereoWavWriter::create(&out.join("result.wav"), rate)?)),
+        EditAction::Gain(db) => Some((db_gain(db), StereoWavWriter::create(&out.join("result.wav"), rate)?)),
         _ => None,
     };
     let (mut separation, mut write) = (0.0, 0.0);
@@ -321,11 +322,9 @@ pub fn run(
         extracted.write(&stem.left[keep.clone()], &stem.right[keep.clone()])?;
         remainder.write(&rest.left, &rest.right)?;
         if let Some((g, result)) = gain.as_mut() {
-            let changed = |r: &[f32], s: &[f32]| -> Vec<f32> { r.iter().zip(s).map(|(r, s)| r + *g * s).collect() };
-            result.write(
-                &changed(&rest.left, &stem.left[keep.clone()]),
-                &changed(&rest.right, &stem.right[keep.clone()]),
-            )?;
+            add_scaled(&mut rest.left, &stem.left[keep.clone()], *g);
+            add_scaled(&mut rest.right, &stem.right[keep.clone()], *g);
+            result.write(&rest.left, &rest.right)?;
         }
         write += t.elapsed().as_secs_f64();
         if let Some(n) = part.notes {

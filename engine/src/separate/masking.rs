@@ -167,6 +167,17 @@ pub fn minus(a: &StereoAudio, b: &StereoAudio) -> StereoAudio {
     StereoAudio { sample_rate: a.sample_rate, left: sub(&a.left, &b.left), right: sub(&a.right, &b.right) }
 }
 
+/// Adds `gain · part` to `into` sample by sample: the rest of a mix with the part back at another
+/// level (a "quieter" / "louder" edit).
+pub fn add_scaled(into: &mut [f32], part: &[f32], gain: f32) {
+    into.iter_mut().zip(part).for_each(|(x, p)| *x += gain * p);
+}
+
+/// The linear gain of `db` decibels.
+pub fn db_gain(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
