@@ -49,6 +49,8 @@ pub(crate) struct Worker {
     side: WorkerSide,
     jobs: Receiver<Job>,
     events: Sender<Event>,
+    /// Events waiting for the snapshot that reflects them to be published.
+    outbox: Vec<Event>,
     status: Arc<ArcSwap<Status>>,
     project: Arc<RwLock<ProjectState>>,
     cache: AudioCache,
@@ -94,6 +96,7 @@ impl Worker {
             side,
             jobs,
             events,
+            outbox: Vec::new(),
             status,
             project,
             cache,
@@ -146,6 +149,9 @@ impl Worker {
                 self.publish();
                 capture_changed = false;
                 last_publish = Instant::now();
+            }
+            if !self.outbox.is_empty() {
+                self.publish();
             }
         }
         self.stop_runner();
@@ -817,6 +823,10 @@ impl Worker {
             pack_problems: self.models.as_ref().map_or_else(Vec::new, |m| m.problems.clone()),
             provider: self.models.as_ref().map_or_else(String::new, |m| m.provider_line.clone()),
         }));
+        for event in self.outbox.drain(..) {
+            // Nobody listening (no editor open) is fine: the snapshot still tells the story.
+            let _ = self.events.try_send(event);
+        }
     }
 
     /// Says that job `id` (`title`) failed: in its event, the status line and the ended jobs.
@@ -834,9 +844,10 @@ impl Worker {
         self.recent.push_back(EndedJob { id, title, outcome });
     }
 
-    fn send(&self, event: Event) {
-        // Nobody listening (no editor open) is fine: the snapshot still tells the story.
-        let _ = self.events.try_send(event);
+    /// Queues an event; it goes out after the next snapshot, so a listener that reads the status
+    /// on an event finds what the event says already there.
+    fn send(&mut self, event: Event) {
+        self.outbox.push(event);
     }
 }
 
