@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -58,9 +59,17 @@ impl AudioCache {
         if !path.exists() {
             fs::create_dir_all(&self.dir)
                 .map_err(|e| format!("cannot create the audio cache {}: {e}", self.dir.display()))?;
-            let temp = self.dir.join(format!(".{hash}.{}.tmp", std::process::id()));
+            // One temporary name per call: two instances in one host may store the same audio at once.
+            static STORES: AtomicU64 = AtomicU64::new(0);
+            let call = STORES.fetch_add(1, Ordering::Relaxed);
+            let temp = self.dir.join(format!(".{hash}.{}.{call}.tmp", std::process::id()));
             write_wav(&temp, audio)?;
-            fs::rename(&temp, &path).map_err(|e| format!("cannot move {} into place: {e}", temp.display()))?;
+            if let Err(e) = fs::rename(&temp, &path) {
+                let _ = fs::remove_file(&temp);
+                if !path.exists() {
+                    return Err(format!("cannot move {} into place: {e}", temp.display()));
+                }
+            }
         }
         Ok(AudioRef { hash, sample_rate: audio.sample_rate, frames: audio.frames() as u64 })
     }
@@ -123,6 +132,30 @@ mod tests {
         assert!(cache.load(&r).unwrap_err().contains("damaged"));
         fs::remove_file(&path).unwrap();
         assert!(cache.load(&r).unwrap_err().contains("missing"));
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_same_audio_stored_at_once_from_many_threads_lands_whole() {
+        let dir = std::env::temp_dir().join(format!("cp-cache-race-{}", std::process::id()));
+        let cache = AudioCache::new(&dir);
+        let left: Vec<f32> = (0..200_000).map(|i| (i as f32 * 0.003).sin()).collect();
+        let a = StereoAudio { sample_rate: 48_000, right: left.clone(), left };
+        let start = std::sync::Barrier::new(8);
+        let stored: Vec<Result<AudioRef, String>> = std::thread::scope(|s| {
+            let store = || {
+                start.wait();
+                cache.store(&a)
+            };
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(store)).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &stored {
+            assert_eq!(cache.load(r.as_ref().unwrap()).unwrap(), a);
+        }
+        let names: Vec<String> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 1, "one file and no temporary ones left: {names:?}");
         fs::remove_dir_all(&dir).ok();
     }
 
