@@ -17,6 +17,7 @@ pub mod overview;
 pub mod packs;
 pub mod plan;
 pub mod playback;
+mod preview;
 pub mod project;
 pub mod render;
 pub mod resample;

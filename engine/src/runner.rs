@@ -1,7 +1,8 @@
-//! The job runner: one thread beside the worker that runs the heavy jobs (plan, generate, edit,
+//! The job runner: one thread beside the worker that runs the heavy jobs (generate, edit,
 //! transcribe, export) one after another, so the worker keeps draining the capture ring and
-//! delivering stems while a model runs. The runner owns the models; the worker owns the project
-//! and places what the runner reports.
+//! delivering stems while a model runs; instruction previews have a thread of their own
+//! (`preview`). The runner owns the models; the worker owns the project and places what the
+//! runner reports.
 
 mod edit;
 
@@ -20,6 +21,7 @@ use crate::generate::{Arranger, SongInput, StemOverrides, StemRequest};
 use crate::job::{CaptureSource, CapturedSong, GenerateStem, JobId};
 use crate::midi::encode_midi;
 use crate::models::Models;
+use crate::packs::{Pack, TaskKind};
 use crate::plan::{self, PlannedJob, SongContext};
 use crate::render::Renderer;
 use crate::runtime::{ExecutionProvider, SessionSettings};
@@ -64,8 +66,6 @@ impl Cancels {
 /// Work for the runner.
 #[derive(Debug)]
 pub(crate) enum Task {
-    /// Parse an instruction against a song of `bars` bars.
-    Plan { id: JobId, prompt: String, bars: Option<u32> },
     /// Write takes at `sample_rate` (or edit the main input, when the prompt asks to remove,
     /// extract or replace a part); `base` is the playing take of the slot written into, whose
     /// notes outside the written bars are kept.
@@ -79,12 +79,14 @@ pub(crate) enum Task {
 }
 
 /// The model runtime and packs as the status line shows them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct ModelsInfo {
     pub(crate) runtime_line: String,
     pub(crate) packs: Vec<String>,
     pub(crate) problems: Vec<String>,
     pub(crate) provider_line: String,
+    /// The prompt model's pack for the preview thread, or why there is none.
+    pub(crate) embedder: Result<Box<Pack>, String>,
 }
 
 /// What the runner tells the worker.
@@ -100,12 +102,13 @@ pub(crate) enum Report {
     Notice { id: JobId, message: String },
     /// A job ended.
     Done { id: JobId, outcome: Outcome },
+    /// The preview thread read an instruction (not a job: it was never queued).
+    Preview { id: JobId, prompt: String, planned: Result<Box<PlannedJob>, String> },
 }
 
 /// How a job ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    Planned(Box<PlannedJob>),
     Takes(NewTakes),
     Edited(Box<Edited>),
     Transcribed { notes: Vec<Note>, tempo: f64 },
@@ -186,7 +189,7 @@ impl Runner {
                     self.load_models(*provider);
                     continue;
                 }
-                Task::Plan { id, .. } | Task::Transcribe { id, .. } | Task::Export { id, .. } => *id,
+                Task::Transcribe { id, .. } | Task::Export { id, .. } => *id,
                 Task::Generate { job, .. } => job.id,
             };
             // Cancelled while queued: the worker already said so.
@@ -197,7 +200,6 @@ impl Runner {
             self.span = (0.0, 1.0);
             self.progress(id, "starting", "starting".into(), 0.0);
             let result = match task {
-                Task::Plan { prompt, bars, .. } => self.plan(id, &prompt, bars),
                 Task::Generate { job, sample_rate, base } => self.generate_or_edit(&job, sample_rate, base),
                 Task::Transcribe { source, .. } => self.transcribe(id, source),
                 Task::Export { record, folder, .. } => self.export(id, &record, &folder).map(Outcome::Exported),
@@ -217,12 +219,16 @@ impl Runner {
     fn load_models(&mut self, provider: ExecutionProvider) {
         self.provider = provider;
         self.arranger = None;
-        let models = Models::discover(provider);
+        let mut models = Models::discover(provider);
+        let embedder = models
+            .registry()
+            .and_then(|r| r.find(TaskKind::Embedder).map(|p| Box::new(p.clone())).map_err(|e| e.to_string()));
         let info = ModelsInfo {
             runtime_line: models.runtime_line.clone(),
             packs: models.packs.clone(),
             problems: models.problems.clone(),
             provider_line: models.provider_line(),
+            embedder,
         };
         self.models = Some(models);
         let _ = self.reports.send(Report::Models(info));
@@ -249,11 +255,6 @@ impl Runner {
         let (reply, wait) = crossbeam_channel::bounded(1);
         self.reports.send(Report::Snapshot(reply)).map_err(|_| Stop::Cancelled)?;
         wait.recv().map_err(|_| Stop::Cancelled)
-    }
-
-    fn plan(&mut self, id: JobId, prompt: &str, bars: Option<u32>) -> Result<Outcome, Stop> {
-        self.progress(id, "planning", "planning".into(), 0.2);
-        Ok(Outcome::Planned(Box::new(self.planned(prompt, bars)?)))
     }
 
     /// What the planner makes of `prompt` in a song of `bars` bars.

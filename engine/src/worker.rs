@@ -17,6 +17,7 @@ use crate::capture::{CaptureTimeline, MAX_CAPTURE_SECONDS};
 use crate::job::{CaptureSource, CapturedSong, Event, GenerateStem, Job, JobId};
 use crate::link::{StemSwap, WorkerSide};
 use crate::overview::Peaks;
+use crate::preview::{Ask, Preview};
 use crate::project::ProjectState;
 use crate::runner::{Cancels, ModelsInfo, Outcome, Report, Runner, Task};
 use crate::runtime::ExecutionProvider;
@@ -67,6 +68,8 @@ pub(crate) struct Worker {
     models: Option<ModelsInfo>,
     /// The runner's queue, its reports and the cancel marks it shares with us.
     runner: Option<(Sender<Task>, JoinHandle<()>)>,
+    /// The thread that reads instructions for the editor's preview.
+    preview: Option<Preview>,
     reports: Receiver<Report>,
     cancels: Arc<Cancels>,
     /// Jobs handed to the runner and not finished, oldest first.
@@ -108,6 +111,7 @@ impl Worker {
             jobs_done: 0,
             models: None,
             runner: None,
+            preview: None,
             reports: crossbeam_channel::never(),
             cancels: Arc::default(),
             queue: Vec::new(),
@@ -160,6 +164,10 @@ impl Worker {
     fn start_runner(&mut self) {
         let (tasks_tx, tasks_rx) = crossbeam_channel::unbounded();
         let (reports_tx, reports_rx) = crossbeam_channel::unbounded();
+        match Preview::start(reports_tx.clone()) {
+            Ok(preview) => self.preview = Some(preview),
+            Err(e) => self.last_error = Some(format!("the preview thread could not be started ({e})")),
+        }
         let runner = Runner::new(tasks_rx, reports_tx, self.cancels.clone(), self.cache.clone(), self.provider());
         let handle = std::thread::Builder::new().name("counterpart-jobs".into()).spawn(move || runner.run());
         match handle {
@@ -179,6 +187,9 @@ impl Worker {
         self.cancels.shut_down();
         // Hanging up both channels wakes a runner waiting for work or for a capture snapshot.
         self.reports = crossbeam_channel::never();
+        if let Some(preview) = self.preview.take() {
+            preview.stop();
+        }
         if let Some((tasks, handle)) = self.runner.take() {
             drop(tasks);
             let _ = handle.join();
@@ -255,9 +266,14 @@ impl Worker {
                 let _ = done.send(());
             }
             Job::Plan { id, prompt } => {
-                let title = format!("plan: {}", short(&prompt));
                 let bars = self.captured_bars();
-                self.dispatch(id, title, None, None, Task::Plan { id, prompt, bars })
+                let asked =
+                    self.preview.as_ref().is_some_and(|p| p.ask(Ask::Plan { id, prompt: prompt.clone(), bars }));
+                if !asked {
+                    let message =
+                        "the preview thread is not running, so instructions cannot be read; reopen the plugin";
+                    self.fail(id, plan_title(&prompt), message.into());
+                }
             }
             Job::Generate(job) => self.generate(job),
             Job::Export { id, slot, folder } => self.export(id, slot, folder),
@@ -341,7 +357,20 @@ impl Worker {
     fn on_report(&mut self, report: Report) -> bool {
         match report {
             Report::Models(info) => {
+                if let Some(preview) = &self.preview {
+                    preview.ask(Ask::Models(info.embedder.clone()));
+                }
                 self.models = Some(info);
+                true
+            }
+            Report::Preview { id, prompt, planned } => {
+                match planned {
+                    Ok(job) => {
+                        self.ended(id, plan_title(&prompt), JobOutcome::Done);
+                        self.send(Event::Planned { id, job });
+                    }
+                    Err(message) => self.fail(id, plan_title(&prompt), message),
+                }
                 true
             }
             Report::Snapshot(reply) => {
@@ -387,10 +416,6 @@ impl Worker {
     /// Places what a finished job made and says so.
     fn finish(&mut self, id: JobId, queued: Queued, outcome: Outcome) {
         let result = match outcome {
-            Outcome::Planned(job) => {
-                self.send(Event::Planned { id, job });
-                Ok(())
-            }
             Outcome::Transcribed { notes, tempo } => {
                 let source = queued.source.unwrap_or(CaptureSource::Sidechain);
                 self.place_transcription(queued.slot, source, notes, tempo).map(|slot| {
@@ -563,6 +588,11 @@ fn source_name(source: CaptureSource) -> &'static str {
         CaptureSource::Main => "main input",
         CaptureSource::Sidechain => "context (sidechain)",
     }
+}
+
+/// How the activity lists a preview of `prompt`.
+fn plan_title(prompt: &str) -> String {
+    format!("plan: {}", short(prompt))
 }
 
 /// The start of an instruction, for the queue's titles.
