@@ -230,7 +230,7 @@ fn removing_and_extracting_the_vocals_of_the_main_input_makes_two_stems_that_sum
 
     // Going back to the first take of the rest makes it the edit that plays again.
     engine.select_take(1, 0);
-    engine.captured_song();
+    engine.captured_song().expect("the worker answers");
     assert_eq!(stem(&engine, 1).edit_part(), EditPart::ReplacesMain);
 
     // The edits, their takes and which one plays come back from the saved project.

@@ -250,7 +250,6 @@ fn planner_table_with_the_real_model() {
         println!("FAIL {f}");
     }
     assert!(failures.is_empty(), "{} expectations failed (listed above)", failures.len());
-    assert!(long_ms < 30_000.0, "a 10 kB prompt took {long_ms:.0} ms");
 }
 
 #[test]

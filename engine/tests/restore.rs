@@ -79,7 +79,7 @@ fn importing_wav_and_midi_files_places_stems_and_bad_files_fail_in_words() {
     let mut ready = Vec::new();
     let mut failed = Vec::new();
     while ready.len() + failed.len() < 4 {
-        match engine.events().recv_timeout(Duration::from_secs(10)).expect("the worker reports") {
+        match engine.events().recv_timeout(Duration::from_secs(60)).expect("the worker reports") {
             Event::StemReady { id, slot } => ready.push((id, slot)),
             Event::Failed { id, message } => failed.push((id, message)),
             _ => {}

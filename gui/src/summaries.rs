@@ -345,7 +345,12 @@ mod tests {
         assert_eq!(threads_named(name), 1, "the summary thread runs");
         assert!(matches!(summaries.wave(&reference), Entry::Pending));
         drop(summaries);
-        // Joined: the thread is gone the moment the editor state is.
+        // Joined: the thread has ended. The kernel may still list an exited thread in
+        // /proc/self/task for a moment after the join returns, so look again for a while.
+        let joined = Instant::now();
+        while threads_named(name) != 0 && joined.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(threads_named(name), 0, "the summary thread outlived the editor");
     }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::{Controls, Host, ready, run_until};
 use counterpart_engine::Engine;
 use counterpart_engine::cache::AudioCache;
-use counterpart_engine::link::AudioSide;
+use counterpart_engine::link::{AudioSide, CAPTURE_CAPACITY};
 use counterpart_engine::midi::read_midi;
 use counterpart_engine::resample::resample;
 use counterpart_engine::separate::decode::load_stereo;
@@ -33,14 +33,20 @@ const RATE: f64 = 48_000.0;
 /// The example song's tempo (scripts/make_example_context.py).
 const TEMPO: f64 = 100.0;
 
+/// Host blocks of 512 [`capture_example`] sends between waits for the worker: a quarter of the
+/// capture ring (as the engine's tests do).
+const BLOCKS_PER_BARRIER: usize = CAPTURE_CAPACITY / 4 / (512 / 256);
+
 /// Plays the example song into the sidechain from the song start while the host runs at
-/// [`TEMPO`], paced so the worker keeps up, then stops the transport.
-fn capture_example(audio: &mut AudioSide) {
+/// [`TEMPO`], paced so the worker keeps up, then stops the transport. Every
+/// [`BLOCKS_PER_BARRIER`] blocks it waits until `engine`'s worker has drained the capture, so a
+/// worker that falls behind on a busy machine never lets the ring overflow.
+fn capture_example(engine: &Engine, audio: &mut AudioSide) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/context.wav");
     let song: StereoAudio = resample(&load_stereo(&path).expect("the example song"), RATE as u32).unwrap();
     let mut scratch = Box::default();
     let block = 512usize;
-    for start in (0..song.frames()).step_by(block) {
+    for (n, start) in (0..song.frames()).step_by(block).enumerate() {
         let len = block.min(song.frames() - start);
         let mut left = song.left[start..start + len].to_vec();
         let mut right = song.right[start..start + len].to_vec();
@@ -52,8 +58,12 @@ fn capture_example(audio: &mut AudioSide) {
         let beats = pos as f64 / RATE * TEMPO / 60.0;
         audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, TEMPO, TimeSignature::default());
         std::thread::sleep(Duration::from_millis(1));
+        if n % BLOCKS_PER_BARRIER == BLOCKS_PER_BARRIER - 1 {
+            engine.captured_song().expect("the worker answers");
+        }
     }
     audio.transport.publish(TEMPO, RATE, song.frames() as i64, false, (4, 4));
+    assert_eq!(audio.transport.capture_overruns(), 0, "no captured block was dropped");
 }
 
 /// The prompt box: the first text field in the window (the export folder's comes later).
@@ -75,7 +85,7 @@ fn a_prompt_typed_in_the_editor_becomes_takes_that_are_muted_switched_exported_a
     let (engine, mut audio) = Engine::start(cache.clone());
     let engine = Arc::new(engine);
     engine.activate(RATE);
-    capture_example(&mut audio);
+    capture_example(&engine, &mut audio);
 
     let controls = Arc::new(Controls::new());
     let host = Arc::new(Host::default());
@@ -170,8 +180,15 @@ fn a_prompt_typed_in_the_editor_becomes_takes_that_are_muted_switched_exported_a
         harness.key_press(egui::Key::Enter);
         harness.step();
     }
-    run_until(&mut harness, "two jobs queued", |h| h.query_all_by_label("Cancel").count() == 2);
-    let second = engine.status().queue[1].id;
+    // The ids as the queue lists them while the editor shows both rows (the first job may end
+    // soon after).
+    let mut listed = Vec::new();
+    run_until(&mut harness, "two jobs queued", |h| {
+        listed = engine.status().queue.iter().map(|j| j.id).collect();
+        h.query_all_by_label("Cancel").count() == 2
+    });
+    assert_eq!(listed.len(), 2, "the editor showed two queued jobs, the engine listed {listed:?}");
+    let second = listed[1];
     harness.get_all_by_label("Cancel").nth(1).unwrap().click();
     run_until(&mut harness, "the cancelled job", |h| {
         h.state().recent_jobs().iter().any(|f| f.id == second && f.outcome == Outcome::Cancelled)

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use counterpart_engine::cache::AudioCache;
 use counterpart_engine::project::ProjectState;
@@ -24,10 +25,18 @@ pub fn clap_bundle() -> PathBuf {
     path
 }
 
-/// One audio cache folder for the whole test process, set before any plugin is created.
+/// One audio cache folder for the whole test process: `COUNTERPART_CACHE` when the test run sets
+/// it (`.ci/test` does, so nothing changes the environment while test threads run), else a folder
+/// of this process's that is put in `COUNTERPART_CACHE` before any plugin is created.
 pub fn shared_cache() -> AudioCache {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
+        let set = std::env::var_os(counterpart_engine::cache::CACHE_ENV).filter(|d| !d.is_empty());
+        if let Some(dir) = set {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).expect("the COUNTERPART_CACHE folder");
+            return dir;
+        }
         remove_stale_caches();
         let dir = std::env::temp_dir().join(format!("{CACHE_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -249,6 +258,32 @@ impl Daw {
         let state = decode_state(&self.host.save_state().expect("saves"));
         let text = state["fields"]["activity"].as_str().expect("the activity field");
         Activity(serde_json::from_str(text).expect("the activity parses"))
+    }
+
+    /// Plays a song of `frames` from the song start with `play(daw, frames)` (which feeds it block
+    /// by block), again if the plugin did not hear all of it: a capture ring that overflowed on a
+    /// busy machine leaves gaps, and jobs refuse a song that was only partly captured. Done when
+    /// the saved activity lists `[0, frames)` as the one captured region; panics after three plays.
+    pub fn play_until_captured(&mut self, frames: usize, mut play: impl FnMut(&mut Daw, usize)) {
+        let whole = [(0, frames as i64)];
+        for pass in 1..=3 {
+            self.playhead.seek(0.0);
+            self.playhead.playing = true;
+            play(self, frames);
+            self.playhead.playing = false;
+            // The worker publishes what it captured a few times a second.
+            let heard = Instant::now();
+            let mut activity = self.saved_activity();
+            while activity.captured() != whole && heard.elapsed() < Duration::from_secs(10) {
+                play(self, self.block * 16);
+                activity = self.saved_activity();
+            }
+            if activity.captured() == whole {
+                return;
+            }
+            eprintln!("pass {pass}: the song was not captured whole: {activity}");
+            assert!(pass < 3, "three plays and the song was never captured whole: {activity}");
+        }
     }
 
     /// A parameter's value as the plugin displays it.

@@ -292,24 +292,7 @@ fn remove_the_vocals_typed_into_the_editor_is_heard_instead_of_the_song_and_ab_b
     // did not hear all of it (a capture ring that overflowed on a busy machine leaves gaps, and
     // an edit refuses a song that was only partly captured).
     let total = bar + song.frames();
-    for pass in 1..=3 {
-        daw.playhead.seek(0.0);
-        daw.playhead.playing = true;
-        play_song(&mut daw, &song, bar, total);
-        daw.playhead.playing = false;
-        // The worker publishes what it captured a few times a second.
-        let heard = Instant::now();
-        let mut activity = daw.saved_activity();
-        while activity.captured() != [(0, total as i64)] && heard.elapsed() < Duration::from_secs(10) {
-            play_song(&mut daw, &song, bar, 512 * 16);
-            activity = daw.saved_activity();
-        }
-        if activity.captured() == [(0, total as i64)] {
-            break;
-        }
-        eprintln!("pass {pass}: the song was not captured whole: {activity}");
-        assert!(pass < 3, "three plays and the song was never captured whole: {activity}");
-    }
+    daw.play_until_captured(total, |daw, frames| drop(play_song(daw, &song, bar, frames)));
 
     x.open_editor_and_type(&mut daw, |daw, frames| drop(play_song(daw, &song, bar, frames)), "remove the vocals");
     let typed = Instant::now();

@@ -8,6 +8,10 @@
 //!
 //! `screenshot` (ignored) saves the open editor as a PNG: `scripts/screenshot-editor.sh`.
 
+#[path = "support/x11.rs"]
+#[allow(dead_code)] // Only its reopening of a black editor is used here.
+mod x11;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -331,8 +335,24 @@ struct OpenEditor {
 }
 
 /// Opens the editor the way a DAW does (create, scale, size, parent, show) and lets it render
-/// for [`RENDER_TIME`] while audio runs. Returns it with what it drew.
+/// for [`RENDER_TIME`] while audio runs. Returns it with what it drew. A window that stays black
+/// is closed and opened again ([`x11::open_until_drawn`]: the X server's first frame
+/// notification can go missing on a loaded machine).
 fn open_editor(daw: &mut Daw, x: &Display) -> (OpenEditor, Image) {
+    let opened = x11::open_until_drawn(daw, |daw| try_open_editor(daw, x), |(parent, _)| x.destroy(parent));
+    opened.unwrap_or_else(|(_, image)| {
+        let (colours, dominant) = image.colour_spread();
+        panic!(
+            "the editor window never drew in three openings: {colours} colour(s), the commonest covers {:.1}% (is \
+             GL working? Mesa's llvmpipe needs libgl1-mesa-dri)",
+            dominant * 100.0
+        )
+    })
+}
+
+/// One opening of [`open_editor`]: `Err` with the parent window and what the editor showed when
+/// it stayed black.
+fn try_open_editor(daw: &mut Daw, x: &Display) -> Result<(OpenEditor, Image), (Window, Image)> {
     assert!(daw.host.gui_is_api_supported("x11", false), "embedded X11 editors are supported");
     daw.host.gui_create("x11", false).expect("creates the editor");
     assert!(daw.host.gui_is_created());
@@ -368,20 +388,12 @@ fn open_editor(daw: &mut Daw, x: &Display) -> (OpenEditor, Image) {
             x.descendants(parent)
         )
     });
-    let image = match last {
-        Some(Ok(image)) if drawn => image,
-        Some(Ok(image)) => {
-            let (colours, dominant) = image.colour_spread();
-            panic!(
-                "the editor window never drew: {colours} colour(s), the commonest covers {:.1}% (is GL working? \
-                 Mesa's llvmpipe needs libgl1-mesa-dri)",
-                dominant * 100.0
-            )
-        }
+    match last {
+        Some(Ok(image)) if drawn => Ok((OpenEditor { parent, editor }, image)),
+        Some(Ok(image)) => Err((parent, image)),
         Some(Err(e)) => panic!("the editor window could not be captured: {e}"),
         None => panic!("the editor window was never captured"),
-    };
-    (OpenEditor { parent, editor }, image)
+    }
 }
 
 /// Hides, then destroys the editor and checks its window goes away; then the parent goes.

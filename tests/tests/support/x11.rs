@@ -109,8 +109,40 @@ const PROMPT_BOX: (i16, i16) = (300, 68);
 /// How long the editor may take to plan what the box holds (the first plan loads the prompt
 /// model; a debug bundle on a loaded 2-core machine).
 const PLAN_PATIENCE: Duration = Duration::from_secs(60);
-/// How long a pressed Return may take to show up as a job.
-const SUBMIT_PATIENCE: Duration = Duration::from_secs(60);
+/// How long a pressed Return may take to show up as a job before it is pressed again (a press
+/// that was only slow and a second one would run the prompt twice).
+const SUBMIT_PATIENCE: Duration = Duration::from_secs(120);
+/// How many times an editor window that stays black is opened ([`open_until_drawn`]).
+const OPENINGS: usize = 3;
+
+/// Opens the plugin's editor with `open` until it draws, up to [`OPENINGS`] times: baseview draws
+/// when the X server's Present extension says a frame is due, and on a loaded machine that first
+/// notification can go missing, leaving the window black and deaf to keys (seen under Xvfb with
+/// the machine fully loaded; closing and reopening the editor recovers). `open` returns `Err` for
+/// a window that stayed black; the editor is then hidden and destroyed and `closed` gets the
+/// error (to tidy up, e.g. the parent window) before the next opening. The last `Err` when the
+/// editor never drew.
+pub fn open_until_drawn<T, E>(
+    daw: &mut Daw,
+    mut open: impl FnMut(&mut Daw) -> Result<T, E>,
+    mut closed: impl FnMut(E),
+) -> Result<T, E> {
+    let mut opening = 1;
+    loop {
+        let black = match open(daw) {
+            Ok(editor) => return Ok(editor),
+            Err(black) => black,
+        };
+        if opening == OPENINGS {
+            return Err(black);
+        }
+        eprintln!("opening {opening}: the editor window stayed black; closing it and opening it again");
+        daw.host.gui_hide().expect("hides");
+        daw.host.gui_destroy();
+        closed(black);
+        opening += 1;
+    }
+}
 
 impl Display {
     /// Writes what `window` shows as a PNG at `path` (24-bit TrueColor servers such as Xvfb's;
@@ -197,27 +229,16 @@ impl Display {
     }
 
     /// Opens the editor ([`Self::open_editor`]), gives it the keyboard focus and types `text`.
-    /// An editor window that never draws is closed and opened again, up to three times: baseview
-    /// draws when the X server's Present extension says a frame is due, and on a loaded machine
-    /// that first notification can go missing, leaving the window black and deaf to keys (seen
-    /// under Xvfb with the machine fully loaded; closing and reopening the editor recovers).
+    /// An editor window that never draws is closed and opened again ([`open_until_drawn`]).
     /// Before pressing Return it makes sure the text arrived: the editor plans what its box holds
     /// once typing pauses, and the plugin's saved activity lists that plan ("plan: <text>"); when
     /// it does not (keys lost), it clicks into the box, clears it and types again, up to three
     /// times. After Return it waits until the job ("write: <text>") is listed, pressing Return once
-    /// more if it never was. Panics with the plugin's activity when the text or the job never
-    /// arrives.
+    /// more if it still is not after [`SUBMIT_PATIENCE`] (a press that was only slow then runs the
+    /// prompt twice: callers must allow for a second job). Panics with the plugin's activity when
+    /// the text or the job never arrives.
     pub fn open_editor_and_type(&self, daw: &mut Daw, mut play: impl FnMut(&mut Daw, usize), text: &str) {
-        let mut opened = None;
-        for open in 1..=3 {
-            if let Some(editor) = self.open_editor(daw, &mut play) {
-                opened = Some(editor);
-                break;
-            }
-            eprintln!("opening {open}: the editor window stayed black for 30 s; closing it and opening it again");
-            daw.host.gui_hide().expect("hides");
-            daw.host.gui_destroy();
-        }
+        let opened = open_until_drawn(daw, |daw| self.open_editor(daw, &mut play).ok_or(()), |()| {});
         let editor = opened.expect("the editor window never drew in three openings");
         self.focus(editor);
 
@@ -260,7 +281,7 @@ impl Display {
 }
 
 /// Keeps the host playing until `done` holds for the plugin's saved activity, or `patience` runs
-/// out (false).
+/// out (false, after a last look at the activity the last play left).
 fn wait_for(
     daw: &mut Daw,
     play: &mut impl FnMut(&mut Daw, usize),
@@ -274,5 +295,5 @@ fn wait_for(
         }
         play(daw, 4096);
     }
-    false
+    done(&daw.saved_activity())
 }
