@@ -7,13 +7,15 @@ use crate::models::Models;
 use crate::stem::Note;
 use crate::transcribe::{self, RegistrySessions, TranscribeOptions, constants::SAMPLE_RATE};
 
-/// Transcribes `source` of the captured song into notes in beats from the song start.
+/// Transcribes `source` of the captured song into notes in beats from the song start; `watch`
+/// hears the share done and stops the transcription by returning false.
 pub fn transcribe_capture(
     models: &mut Models,
     song: &CapturedSong,
     source: CaptureSource,
+    watch: &mut dyn FnMut(f32) -> bool,
 ) -> Result<Vec<Note>, String> {
-    let heard = transcribe_capture_seconds(models, song, source)?;
+    let heard = transcribe_capture_seconds(models, song, source, watch)?;
     let to_beats = |seconds: f64| song.beat_at(song.start + (seconds * song.sample_rate).round() as i64);
     let mut notes: Vec<Note> = heard
         .iter()
@@ -27,11 +29,12 @@ pub fn transcribe_capture(
 }
 
 /// Transcribes `source` of the captured song into the transcriber's notes, in seconds from the
-/// first captured sample (`song.start`).
+/// first captured sample (`song.start`); `watch` as for [`transcribe_capture`].
 pub fn transcribe_capture_seconds(
     models: &mut Models,
     song: &CapturedSong,
     source: CaptureSource,
+    watch: &mut dyn FnMut(f32) -> bool,
 ) -> Result<Vec<transcribe::Note>, String> {
     if song.regions.is_empty() {
         return Err("nothing has been captured yet: press play in your DAW so Counterpart hears the song".into());
@@ -54,7 +57,7 @@ pub fn transcribe_capture_seconds(
 
     let opts = TranscribeOptions::default();
     let mut sessions = RegistrySessions::new(models.registry()?, &opts).map_err(|e| e.to_string())?;
-    let transcription =
-        transcribe::transcribe_samples_on(sessions.as_mut_slice(), &resampled, &opts).map_err(|e| e.to_string())?;
+    let transcription = transcribe::transcribe_samples_watched(sessions.as_mut_slice(), &resampled, &opts, watch)
+        .map_err(|e| e.to_string())?;
     Ok(transcription.notes)
 }

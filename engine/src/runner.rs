@@ -117,6 +117,40 @@ pub(crate) enum Outcome {
     Cancelled,
 }
 
+/// A long step's view of its job: reports how far it got and says when to stop.
+struct Watch {
+    id: JobId,
+    stage: &'static str,
+    detail: &'static str,
+    /// The job's progress at the step's start and end.
+    from: f32,
+    to: f32,
+    /// The share last reported.
+    told: f32,
+    stopped: bool,
+    reports: Sender<Report>,
+    cancels: Arc<Cancels>,
+}
+
+impl Watch {
+    /// Hears that `done` (0 to 1) of the step is done; false when the job was cancelled.
+    fn tell(&mut self, done: f32) -> bool {
+        if done - self.told >= 0.02 {
+            self.told = done;
+            let fraction = self.from + (self.to - self.from) * done;
+            let (id, stage, detail) = (self.id, self.stage, self.detail.to_string());
+            let _ = self.reports.send(Report::Progress { id, stage, detail, fraction });
+        }
+        self.stopped = self.cancels.is_cancelled(self.id);
+        !self.stopped
+    }
+
+    /// Cancelled when the step stopped for a cancel (its own error is then beside the point).
+    fn check(&self) -> Result<(), Stop> {
+        if self.stopped { Err(Stop::Cancelled) } else { Ok(()) }
+    }
+}
+
 /// Takes written for one stem, their audio already in the cache.
 #[derive(Debug)]
 pub(crate) struct NewTakes {
@@ -238,6 +272,24 @@ impl Runner {
         if self.cancels.is_cancelled(id) { Err(Stop::Cancelled) } else { Ok(()) }
     }
 
+    /// Progress of job `id` inside a long step (its stage and the queue's wording), over the
+    /// share `range` of the job, and the way the step hears that the job was cancelled.
+    fn watch(&self, id: JobId, (stage, detail): (&'static str, &'static str), range: (f32, f32)) -> Watch {
+        let (from, to) =
+            (self.span.0 + (self.span.1 - self.span.0) * range.0, self.span.0 + (self.span.1 - self.span.0) * range.1);
+        Watch {
+            id,
+            stage,
+            detail,
+            from,
+            to,
+            told: 0.0,
+            stopped: false,
+            reports: self.reports.clone(),
+            cancels: self.cancels.clone(),
+        }
+    }
+
     fn progress(&self, id: JobId, stage: &'static str, detail: String, fraction: f32) {
         let fraction = self.span.0 + (self.span.1 - self.span.0) * fraction;
         let _ = self.reports.send(Report::Progress { id, stage, detail, fraction });
@@ -295,7 +347,10 @@ impl Runner {
     fn transcribe(&mut self, id: JobId, source: CaptureSource) -> Result<Outcome, Stop> {
         self.progress(id, "transcribing", "transcribing".into(), 0.1);
         let song = self.snapshot()?;
-        let notes = transcribe_capture(self.models()?, &song, source)?;
+        let mut watch = self.watch(id, ("transcribing", "transcribing"), (0.1, 0.9));
+        let notes = transcribe_capture(self.models()?, &song, source, &mut |done| watch.tell(done));
+        watch.check()?;
+        let notes = notes?;
         if notes.is_empty() {
             return Err(format!("no notes were heard in the captured {source:?} input").into());
         }
@@ -319,8 +374,10 @@ impl Runner {
     ) -> Result<NewTakes, Stop> {
         let id = job.id;
         self.progress(id, "transcribing", "transcribing the context".into(), 0.05);
-        let heard = transcribe_capture_seconds(self.models()?, song, source)?;
-        self.check(id)?;
+        let mut watch = self.watch(id, ("transcribing", "transcribing the context"), (0.05, 0.15));
+        let heard = transcribe_capture_seconds(self.models()?, song, source, &mut |done| watch.tell(done));
+        watch.check()?;
+        let heard = heard?;
 
         // The host's grid: bar 1 is the host's song beat 0. Notes are moved from captured time
         // onto the song's beats through the captured tempo map, then counted at one tempo.

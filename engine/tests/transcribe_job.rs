@@ -111,3 +111,48 @@ fn a_device_the_runtime_lacks_falls_back_to_the_cpu_with_a_notice() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_cancelled_transcription_stops_inside_the_model_step_and_reports_its_progress() {
+    if common::basic_pitch().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cp-transcribe-cancel-{}", std::process::id()));
+    let (engine, mut audio) = Engine::start(AudioCache::new(&dir));
+    engine.activate(48_000.0);
+    // A minute of the example song on the sidechain: many seconds of model work in a debug build.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/context.wav");
+    let song = resample(&counterpart_engine::separate::decode::load_stereo(&path).unwrap(), 48_000).unwrap();
+    let mut long = StereoAudio { sample_rate: 48_000, ..StereoAudio::default() };
+    while long.frames() < 60 * 48_000 {
+        long.left.extend_from_slice(&song.left);
+        long.right.extend_from_slice(&song.right);
+    }
+    common::play_into(&engine, &mut audio, &long, 0, 100.0, common::Input::Sidechain);
+
+    let id = engine.transcribe_capture(CaptureSource::Sidechain, None);
+    let (mut seen, mut cancelled) = (Vec::new(), false);
+    loop {
+        match engine.events().recv_timeout(PATIENCE).expect("the worker reports") {
+            Event::Progress { id: got, stage, fraction } if got == id => {
+                seen.push(fraction);
+                // Past the step's start (0.1): the model is running; cancel inside it.
+                if stage == "transcribing" && fraction > 0.1 && !cancelled {
+                    engine.cancel(id);
+                    cancelled = true;
+                }
+            }
+            Event::Cancelled { id: got } if got == id => break,
+            Event::StemReady { id: got, .. } | Event::Failed { id: got, .. } if got == id => {
+                panic!("the job ended without being cancelled: {seen:?}")
+            }
+            _ => {}
+        }
+    }
+    let last = seen.iter().copied().fold(0.0f32, f32::max);
+    println!("progress seen before the cancel took effect: {seen:?}");
+    assert!(cancelled, "the model step reports its progress: {seen:?}");
+    assert!(last < 0.9, "stopped inside the model step (it ends at 0.9): {seen:?}");
+    assert!(engine.store().snapshot().stems.is_empty(), "a cancelled job places nothing");
+    std::fs::remove_dir_all(&dir).ok();
+}

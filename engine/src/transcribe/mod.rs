@@ -51,6 +51,9 @@ pub enum TranscribeError {
     /// The model failed on a batch.
     #[error("transcription model failed: {0}")]
     Model(String),
+    /// The caller's watch asked to stop (a cancelled job).
+    #[error("the transcription was stopped")]
+    Stopped,
 }
 
 /// Settings for one transcription.
@@ -102,7 +105,30 @@ pub fn transcribe_samples_on(
     samples: &[f32],
     opts: &TranscribeOptions,
 ) -> Result<Transcription, TranscribeError> {
-    let (pg, ()) = Transcriber::run(sessions, opts, |t| t.push(samples))?;
+    transcribe_samples_watched(sessions, samples, opts, &mut |_| true)
+}
+
+/// [`transcribe_samples_on`], telling `watch` the share of the samples handed to the model after
+/// every second of them; when it returns false the transcription stops with
+/// [`TranscribeError::Stopped`] (the windows already running finish first).
+pub fn transcribe_samples_watched(
+    sessions: &mut [Session],
+    samples: &[f32],
+    opts: &TranscribeOptions,
+    watch: &mut dyn FnMut(f32) -> bool,
+) -> Result<Transcription, TranscribeError> {
+    let feed = |t: &mut Transcriber<'_>| {
+        let mut fed = 0;
+        for piece in samples.chunks(SAMPLE_RATE as usize) {
+            t.push(piece)?;
+            fed += piece.len();
+            if !watch(fed as f32 / samples.len() as f32) {
+                return Err(TranscribeError::Stopped);
+            }
+        }
+        Ok(())
+    };
+    let (pg, ()) = Transcriber::run(sessions, opts, feed)?;
     let notes = notes::decode(&pg, &opts.params);
     Ok(Transcription { notes, posteriorgram: pg, duration: samples.len() as f64 / SAMPLE_RATE as f64 })
 }
