@@ -184,6 +184,9 @@ pub struct Player {
     fades: [f32; SLOTS],
     /// Whether edits of the main input are heard ("Edit A/B" on "Edited").
     edited: bool,
+    /// The slots from the lowest edit layer to the highest (slot order among equals): where
+    /// edits overlap, the later one is heard.
+    edit_order: [usize; SLOTS],
     expected_pos: Option<i64>,
     /// The beat grid of the last block, carried on while the transport plays on.
     anchor: Option<Anchor>,
@@ -199,6 +202,7 @@ impl Default for Player {
             gains: [0.0; SLOTS],
             fades: [0.0; SLOTS],
             edited: true,
+            edit_order: std::array::from_fn(|slot| slot),
             expected_pos: None,
             anchor: None,
             midi: MidiBuffer::default(),
@@ -212,7 +216,11 @@ impl Player {
     pub fn swap(&mut self, slot: usize, stem: Option<Arc<PlayableStem>>) -> Option<Arc<PlayableStem>> {
         let slot = slot.min(SLOTS - 1);
         self.swapped[slot] = true;
-        std::mem::replace(&mut self.slots[slot], stem)
+        let old = std::mem::replace(&mut self.slots[slot], stem);
+        // In place, without allocating: (layer, slot) orders every slot uniquely.
+        let slots = &self.slots;
+        self.edit_order.sort_unstable_by_key(|&s| (slots[s].as_ref().map_or(0, |stem| stem.layer), s));
+        old
     }
 
     /// Whether `slot` holds a stem.
@@ -365,12 +373,14 @@ impl Player {
     /// channels) over its span, with an equal-gain crossfade of [`EDGE_RAMP_SECONDS`] inside each
     /// edge; outside the spans `main` is not touched. With "Edit A/B" on the original
     /// ([`Self::set_edit_ab`]) the original comes back over [`SWITCH_RAMP_SECONDS`] (so do mute,
-    /// solo and bypass, through `mix`). Call it before the other stems are mixed into `main`.
+    /// solo and bypass, through `mix`). Where spans overlap, the later edit (higher layer) is
+    /// heard. Call it before the other stems are mixed into `main`.
     pub fn replace_main(&mut self, plan: &BlockPlan, mix: &[SlotMix; SLOTS], main: &mut [&mut [f32]]) {
         let edge = (plan.sample_rate * EDGE_RAMP_SECONDS).round().max(1.0) as f32;
         let step = plan.switch_step();
         let block_len = main.first().map_or(0, |c| c.len()).max(1) as f32;
-        for (slot, slot_mix) in mix.iter().enumerate() {
+        for slot in self.edit_order {
+            let slot_mix = &mix[slot];
             let Some(stem) = self.slots[slot].as_ref().filter(|s| s.edit == EditPart::ReplacesMain) else {
                 // A new part keeps its place on the switch's ramp (see `mix_slot`).
                 if self.slots[slot].as_ref().is_none_or(|s| s.edit != EditPart::NewPart) {
@@ -551,6 +561,32 @@ mod tests {
                 None => reference = Some(out),
                 Some(first) => assert_eq!(first, &out, "block {block} sounds like block 1"),
             }
+        }
+    }
+
+    #[test]
+    fn where_edits_overlap_the_later_one_is_heard_whatever_its_slot() {
+        // Slot 2 holds the earlier edit (layer 1), slot 5 an overlapping later one (layer 2) at
+        // another level; then the later one moves to slot 0, below the earlier one.
+        let level = |stem: Arc<PlayableStem>, gain: f32, layer: u64| {
+            let audio = stem.audio.as_ref().unwrap();
+            let scaled = StereoAudio {
+                sample_rate: audio.sample_rate,
+                left: audio.left.iter().map(|v| v * gain).collect(),
+                right: audio.right.iter().map(|v| v * gain).collect(),
+            };
+            Arc::new(PlayableStem { audio: Some(Arc::new(scaled)), layer, ..(*stem).clone() })
+        };
+        let earlier = level(edit_stem(0, 30_000, EditPart::ReplacesMain), 1.0, 1);
+        let later = level(edit_stem(10_000, 30_000, EditPart::ReplacesMain), 2.0, 2);
+        for (earlier_slot, later_slot) in [(2, 5), (2, 0)] {
+            let mut player = Player::default();
+            player.swap(earlier_slot, Some(earlier.clone()));
+            player.swap(later_slot, Some(later.clone()));
+            let out = play(&mut player, 50_000, 480, |_| true);
+            assert_eq!(out[0][5_000], -0.25, "the earlier edit alone ({earlier_slot}, {later_slot})");
+            assert_eq!(out[0][20_000], -0.5, "the later edit where both play ({earlier_slot}, {later_slot})");
+            assert_eq!(out[0][35_000], -0.5, "the later edit alone ({earlier_slot}, {later_slot})");
         }
     }
 

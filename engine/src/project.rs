@@ -172,6 +172,8 @@ mod tests {
                 start_beats: 4.0,
                 start_seconds: 2.0,
                 edit: if seed == 8 { EditPart::ReplacesMain } else { EditPart::None },
+                edit_of: (seed == 8).then(|| "vocals".into()),
+                layer: if seed == 8 { 3 } else { 0 },
             });
         }
         assert!(stem.activate_take(1));
@@ -185,6 +187,12 @@ mod tests {
         let json = serde_json::to_value(&state).unwrap();
         assert_eq!(json["stems"][0]["takes"][1]["edit"], "replaces_main");
         assert!(json["stems"][0]["takes"][0].get("edit").is_none(), "ordinary takes store no edit field");
+        assert_eq!(
+            (back.stem(5).unwrap().edit_layer(), json["stems"][0]["takes"][1]["edit_of"].as_str()),
+            (3, Some("vocals"))
+        );
+        let ordinary = json["stems"][0]["takes"][0].as_object().unwrap();
+        assert!(!ordinary.contains_key("edit_of") && !ordinary.contains_key("layer"), "nor edit_of and layer");
 
         // A take index past the end is reported and the first take plays.
         let mut json = serde_json::to_value(&state).unwrap();

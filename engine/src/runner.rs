@@ -25,7 +25,7 @@ use crate::packs::{Pack, TaskKind};
 use crate::plan::{self, PlannedJob, SongContext};
 use crate::render::Renderer;
 use crate::runtime::{ExecutionProvider, SessionSettings};
-use crate::stem::{EditPart, Note, StemRecord, StereoAudio, TakeRecord};
+use crate::stem::{Note, StemRecord, StereoAudio, TakeRecord};
 use crate::wav::write_wav;
 pub(crate) use edit::{EditStem, Edited};
 
@@ -96,6 +96,9 @@ pub(crate) enum Report {
     Models(ModelsInfo),
     /// The runner needs a copy of the captured song.
     Snapshot(Sender<CapturedSong>),
+    /// The runner needs a copy of the captured song with its main input as heard, the edits of
+    /// `part` left out.
+    HeardSnapshot { part: String, reply: Sender<CapturedSong> },
     /// A job moved on: the event's stage, the queue's wording, 0 to 1.
     Progress { id: JobId, stage: &'static str, detail: String, fraction: f32 },
     /// A job did something other than exactly what was asked, and says what.
@@ -309,6 +312,14 @@ impl Runner {
         wait.recv().map_err(|_| Stop::Cancelled)
     }
 
+    /// A copy of the captured song whose main input is as heard: with the edits of other parts
+    /// than `part` (see the worker's `heard_song`).
+    fn heard_snapshot(&self, part: &str) -> Result<CapturedSong, Stop> {
+        let (reply, wait) = crossbeam_channel::bounded(1);
+        self.reports.send(Report::HeardSnapshot { part: part.into(), reply }).map_err(|_| Stop::Cancelled)?;
+        wait.recv().map_err(|_| Stop::Cancelled)
+    }
+
     /// What the planner makes of `prompt` in a song of `bars` bars.
     fn planned(&mut self, prompt: &str, bars: Option<u32>) -> Result<PlannedJob, Stop> {
         let embedder = self.arranger()?.embedder();
@@ -457,7 +468,7 @@ impl Runner {
                 program: arrangement.program,
                 start_beats,
                 start_seconds: seconds_at_beat(&song.tempo_map, song.sample_rate, start_beats),
-                edit: EditPart::None,
+                ..TakeRecord::default()
             });
             out.audio.push(Arc::new(audio));
         }

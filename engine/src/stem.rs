@@ -114,6 +114,9 @@ pub struct PlayableStem {
     pub output: StemOutput,
     /// Whether the audio replaces the main input over its span, is kept silent, or is mixed in.
     pub edit: EditPart,
+    /// Where edits of the main input overlap, the one of the higher layer is heard: it was made
+    /// later, from the song as it sounded with the other.
+    pub layer: u64,
 }
 
 /// Where a stored stem's audio lives in the content-addressed cache.
@@ -182,6 +185,18 @@ pub struct TakeRecord {
     /// For a take made by an edit of the main input: whether it replaces the input or is kept.
     #[serde(default, skip_serializing_if = "EditPart::is_none")]
     pub edit: EditPart,
+    /// For an edit's takes: the part it separated ("vocals"). Edits of one part are alternatives
+    /// to each other; an edit of another part is made on top of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_of: Option<String>,
+    /// For an edit's takes: when it was made among the project's edits (1 is the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub layer: u64,
+}
+
+/// Whether a layer is unset (stored projects leave it out).
+fn is_zero(layer: &u64) -> bool {
+    *layer == 0
 }
 
 impl StemRecord {
@@ -205,6 +220,11 @@ impl StemRecord {
     /// What the playing take does as part of an edit of the main input.
     pub fn edit_part(&self) -> EditPart {
         self.playing_take().map_or(EditPart::None, |t| t.edit)
+    }
+
+    /// The playing take's layer among the project's edits (0 when it is not an edit).
+    pub fn edit_layer(&self) -> u64 {
+        self.playing_take().map_or(0, |t| t.layer)
     }
 
     /// The beat after the stem's last sound, for the GUI's lane length.

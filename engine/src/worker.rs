@@ -1,6 +1,7 @@
 //! The engine worker: one background thread that runs jobs, assembles the captured song,
 //! builds stems for the audio thread and frees the ones it gives back.
 
+mod heard;
 mod placement;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -376,6 +377,11 @@ impl Worker {
             Report::Snapshot(reply) => {
                 self.drain_capture();
                 let _ = reply.send(self.captured_song());
+                false
+            }
+            Report::HeardSnapshot { part, reply } => {
+                self.drain_capture();
+                let _ = reply.send(self.heard_song(&part));
                 false
             }
             Report::Progress { id, stage, detail, fraction } => {

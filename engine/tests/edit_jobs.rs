@@ -3,7 +3,8 @@
 //! "remove the vocals" / "extract the vocals" become two stems (the part and the rest) that sum
 //! back to what was captured, each with its take history; the stem that is heard replaces the
 //! main input on the audio side. "Make the vocals quieter" plays the song with its vocals 6 dB
-//! down instead, its takes kept the same way. A replacement writes a new bass against the rest,
+//! down instead, its takes kept the same way; "make the drums quieter" after it works on the song
+//! with its vocals down and is heard over it (edits stack). A replacement writes a new bass against the rest,
 //! heard only with the edit: "Edit A/B" on the original gives back exactly what was captured. An
 //! instrumental, a silent main input, uncaptured bars and a cancel are refused or undone cleanly.
 
@@ -297,6 +298,31 @@ fn making_the_vocals_quieter_plays_the_song_with_them_6_db_down_and_keeps_the_ta
     let (vocals, quieter) = (stem(&engine, 0), stem(&engine, 1));
     assert_eq!((vocals.takes.len(), quieter.takes.len(), quieter.active_take), (2, 2, 1));
     assert_eq!(quieter.takes[1].prompt, "turn down the vocals");
+
+    // An edit of another part is made on the song as it sounds: the drums are turned down in the
+    // song whose vocals are already down, and both edits are heard.
+    let vocals_down = cache.load(quieter.audio.as_ref().unwrap()).unwrap();
+    let id = engine.generate(edit("make the drums quieter", Some([2, 3])));
+    let events = run_job(&engine, id).expect("the drums are turned down");
+    assert_eq!(takes_ready(&events), vec![(2, 0), (3, 0)], "two new stems");
+    let (drums, both_down) = (stem(&engine, 2), stem(&engine, 3));
+    assert_eq!(both_down.name, "main with drums -6 dB");
+    assert!(both_down.edit_layer() > quieter.edit_layer(), "made later, heard over the vocals edit");
+    let part = cache.load(drums.audio.as_ref().unwrap()).unwrap();
+    let rest = cache.load(both_down.audio.as_ref().unwrap()).unwrap();
+    // Its input (rest + (1 - g) part) is the song with the vocals down, inside the vocals edit's
+    // crossfaded edges.
+    let edge = (RATE * counterpart_engine::playback::EDGE_RAMP_SECONDS) as usize + 1;
+    let mut worst = 0.0f32;
+    for (c, (p, r)) in [(&part.left, &rest.left), (&part.right, &rest.right)].into_iter().enumerate() {
+        let heard_before = [&vocals_down.left, &vocals_down.right][c];
+        for i in edge..part.frames() - edge {
+            worst = worst.max((r[i] + (1.0 - g) * p[i] - heard_before[i]).abs());
+        }
+    }
+    assert!(worst < 1e-5, "the drums edit worked on the song with its vocals down (error {worst:e})");
+    let out = heard(&mut audio, &mut player, &captured, BAR + 48_000, true);
+    assert_eq!(out[0], rest.left[48_000..48_512], "the later edit plays");
     drop(engine);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -71,7 +71,8 @@ impl Runner {
     ) -> Result<Outcome, Stop> {
         let id = job.id;
         let edit = edit_job(planned, &job.prompt)?;
-        let song = self.snapshot()?;
+        // Edits of other parts made before are heard in what this one works on.
+        let song = self.heard_snapshot(edit.role.name())?;
         if song.regions.is_empty() {
             return Err("nothing has been captured yet: press play in your DAW so Counterpart hears the song"
                 .to_string()
@@ -133,6 +134,8 @@ impl Runner {
                 start_beats,
                 start_seconds: seconds_at_beat(&song.tempo_map, song.sample_rate, start_beats),
                 edit,
+                edit_of: Some(role.to_string()),
+                layer: 0,
             };
             Ok(EditStem { name, tempo: tempo_at_beat(&song.tempo_map, start_beats), take, audio: Arc::new(audio) })
         };

@@ -36,7 +36,7 @@ impl Worker {
                         program: None,
                         start_beats: record.start_beats,
                         start_seconds: record.start_seconds,
-                        edit: record.edit_part(),
+                        ..TakeRecord::default()
                     });
                 }
                 record
@@ -86,8 +86,11 @@ impl Worker {
                 if new_part.is_some() { ", the new part" } else { "" }
             ));
         }
+        // This edit is heard over every earlier one where their spans overlap.
+        let layer = project.stems.iter().flat_map(|s| &s.takes).map(|t| t.layer).max().unwrap_or(0) + 1;
         let mut heard = chosen[1];
-        for (stem, slot) in [part, remainder].into_iter().zip(chosen) {
+        for (mut stem, slot) in [part, remainder].into_iter().zip(chosen) {
+            stem.take.layer = layer;
             if stem.take.edit == EditPart::ReplacesMain {
                 heard = slot;
             }
@@ -270,7 +273,14 @@ impl Worker {
         notes.retain(|n| n.start.is_finite() && n.length.is_finite() && n.length >= 0.0 && n.key < 128);
         notes.sort_by(|a, b| a.start.total_cmp(&b.start));
         let start_sample = (record.start_seconds * self.sample_rate).round() as i64;
-        Ok(PlayableStem { start_sample, audio, notes, output: record.output, edit: record.edit_part() })
+        Ok(PlayableStem {
+            start_sample,
+            audio,
+            notes,
+            output: record.output,
+            edit: record.edit_part(),
+            layer: record.edit_layer(),
+        })
     }
 
     /// The audio a reference names, at the current sample rate.
