@@ -33,14 +33,14 @@ Writes engine/tests/fixtures/chorales/<id>.flac and labels.json.
 import argparse
 import json
 import pathlib
-import subprocess
-import tempfile
 
 import numpy as np
 import pretty_midi
 import soundfile as sf
 from music21 import chord as m21chord
 from music21 import corpus, meter
+
+from fluid_render import render_mono
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "engine" / "tests" / "fixtures" / "chorales"
@@ -196,21 +196,7 @@ def render(notes, seconds: float, program: int) -> np.ndarray:
         e = LEAD + (on + 0.92 * (off - on)) * spb
         insts[i].notes.append(pretty_midi.Note(velocity=80, pitch=p, start=s, end=e))
     pm.instruments.extend(insts)
-    with tempfile.TemporaryDirectory() as tmp:
-        mid = pathlib.Path(tmp) / "in.mid"
-        raw = pathlib.Path(tmp) / "out.wav"
-        pm.write(str(mid))
-        subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SR), "-F", str(raw), SF2, str(mid)],
-            check=True,
-        )
-        y, sr = sf.read(str(raw), dtype="float32", always_2d=True)
-    assert sr == SR, sr
-    y = y.mean(axis=1)
-    n = int(round(seconds * SR))
-    y = np.pad(y, (0, max(0, n - len(y))))[:n]
-    peak = float(np.max(np.abs(y))) or 1.0
-    return y / peak * 0.8
+    return render_mono(pm, SR, int(round(seconds * SR)), "0.5", SF2)
 
 
 def main():

@@ -17,13 +17,13 @@ Writes to engine/tests/fixtures/transcription/:
 import argparse
 import json
 import pathlib
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pretty_midi
 import soundfile as sf
+
+from fluid_render import render_mono
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "engine" / "tests" / "fixtures" / "transcription"
@@ -80,21 +80,7 @@ CLIPS = {
 
 def render(pm, wav_path, seconds, sf2=SF2):
     """Render with the fluidsynth CLI at 22050 Hz, no reverb/chorus, then downmix to mono int16."""
-    with tempfile.TemporaryDirectory() as tmp:
-        mid = pathlib.Path(tmp) / "in.mid"
-        raw = pathlib.Path(tmp) / "out.wav"
-        pm.write(str(mid))
-        subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.7", "-r", str(SR), "-F", str(raw), sf2, str(mid)],
-            check=True,
-        )
-        y, sr = sf.read(str(raw), dtype="float32", always_2d=True)
-    assert sr == SR, sr
-    y = y.mean(axis=1)
-    n = int(seconds * SR)
-    y = np.pad(y, (0, max(0, n - len(y))))[:n]
-    peak = float(np.max(np.abs(y))) or 1.0
-    y = y / peak * 0.8
+    y = render_mono(pm, SR, int(seconds * SR), "0.7", sf2)
     sf.write(str(wav_path), y.astype(np.float32), SR, subtype="PCM_16")
 
 

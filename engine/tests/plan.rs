@@ -157,6 +157,23 @@ fn check(job: &PlannedJob, expectation: &str) -> (String, bool) {
     (key.into(), ok)
 }
 
+/// Checks each of the space-separated `expected` on the job, counting (met, checked) per field, and
+/// returns the ones it misses.
+fn tally<'a>(job: &PlannedJob, expected: &'a str, per_field: &mut BTreeMap<String, (usize, usize)>) -> Vec<&'a str> {
+    let mut missed = Vec::new();
+    for e in expected.split_whitespace() {
+        let (key, ok) = check(job, e);
+        let entry = per_field.entry(key).or_default();
+        entry.1 += 1;
+        if ok {
+            entry.0 += 1;
+        } else {
+            missed.push(e);
+        }
+    }
+    missed
+}
+
 /// A 10 kB prompt: an instruction followed by filler.
 fn long_prompt(head: &str, filler: &str) -> String {
     let mut s = String::from(head);
@@ -180,18 +197,11 @@ fn planner_table_with_the_real_model() {
     let started = Instant::now();
     for &(prompt, song_spec, expected) in TABLE {
         let job = plan::plan(prompt, &song(song_spec), &mut embedder);
-        for e in expected.split_whitespace() {
-            let (key, ok) = check(&job, e);
-            let entry = per_field.entry(key).or_default();
-            entry.1 += 1;
-            if ok {
-                entry.0 += 1;
-            } else {
-                failures.push(format!(
-                    "{prompt:?}: expected {e}, job: {}",
-                    serde_json::to_string(&job).unwrap().chars().take(900).collect::<String>()
-                ));
-            }
+        for e in tally(&job, expected, &mut per_field) {
+            failures.push(format!(
+                "{prompt:?}: expected {e}, job: {}",
+                serde_json::to_string(&job).unwrap().chars().take(900).collect::<String>()
+            ));
         }
     }
     let per_prompt_ms = started.elapsed().as_secs_f64() * 1000.0 / TABLE.len() as f64;
@@ -222,19 +232,8 @@ fn planner_table_with_the_real_model() {
         let job = plan::plan(prompt, &song("16"), &mut embedder);
         long_ms = long_ms.max(t.elapsed().as_secs_f64() * 1000.0);
         assert!(prompt.len() >= 10_240);
-        for e in expected.split_whitespace() {
-            let (key, ok) = check(&job, e);
-            let entry = per_field.entry(key).or_default();
-            entry.1 += 1;
-            if ok {
-                entry.0 += 1;
-            } else {
-                failures.push(format!(
-                    "10 kB prompt {:?}...: expected {e}, warnings {:?}",
-                    &prompt[..40],
-                    job.warnings
-                ));
-            }
+        for e in tally(&job, expected, &mut per_field) {
+            failures.push(format!("10 kB prompt {:?}...: expected {e}, warnings {:?}", &prompt[..40], job.warnings));
         }
     }
 

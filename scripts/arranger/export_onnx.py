@@ -6,9 +6,9 @@ numpy reference forward pass with onnxruntime.
 Usage: .venv/bin/python scripts/arranger/export_onnx.py
 """
 
-import hashlib
 import json
 import pathlib
+import sys
 
 import numpy as np
 import onnx
@@ -18,6 +18,9 @@ import model as M
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))
+import pack_manifest  # noqa: E402
+
 PARAMS = ROOT / "target" / "arranger" / "params.npz"
 PACK = ROOT / "models" / "arranger-chorale"
 VERSION = "0.1.0"
@@ -94,8 +97,37 @@ def registers():
     return [(int(allm[v][allm[v] >= 0].min()), int(allm[v][allm[v] >= 0].max())) for v in range(M.VOICES)]
 
 
-def sha(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def manifest(log, parameters):
+    """model.toml for the pack, with the digests of the files already in PACK."""
+    head = f"""# Counterpart model pack, committed in the repository. Written by scripts/arranger/export_onnx.py.
+name = "arranger-chorale"
+version = "{VERSION}"
+task = "arranger"
+license = "MIT"
+description = "Four-voice any-subset inpainting (Coconet-style) trained on Bach chorales: fill a voice, regenerate bars"
+
+[provenance]
+data = "music21 10.5.1 corpus, Bach chorales (four-part, 4/4; public domain); split in scripts/arranger/split.json"
+training = "scripts/arranger/prepare_data.py, train.py, export_onnx.py (own weights, MIT)"
+train_seconds = "{log['total_seconds']}"
+final_train_nll = "{log['train_nll'][-1]}"
+final_valid_nll = "{log['valid_nll'][-1]}"
+parameters = "{parameters}"
+
+"""
+    inputs = [
+        pack_manifest.tensor(
+            "roll",
+            [-1, M.VOICES, M.T, M.K],
+            "one-hot pitch class per (voice, step), zero where masked; last class = rest",
+        ),
+        pack_manifest.tensor("mask", [-1, M.VOICES, M.T], "1 where the cell is to be predicted"),
+        pack_manifest.tensor(
+            "cond", [-1, M.T, M.C], "per-step chord, key and bar phase features (layout in arranger.json)"
+        ),
+    ]
+    outputs = [pack_manifest.tensor("logits", [-1, M.VOICES, M.T, M.K], "pitch-class logits per (voice, step)")]
+    return head + pack_manifest.tail(PACK, ["arranger.json", "LICENSE"], "inpaint", inputs, outputs)
 
 
 def main():
@@ -152,59 +184,7 @@ def main():
         "substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, "
         "EXPRESS OR IMPLIED.\n"
     )
-    manifest = f"""# Counterpart model pack, committed in the repository. Written by scripts/arranger/export_onnx.py.
-name = "arranger-chorale"
-version = "{VERSION}"
-task = "arranger"
-license = "MIT"
-description = "Four-voice any-subset inpainting (Coconet-style) trained on Bach chorales: fill a voice, regenerate bars"
-
-[provenance]
-data = "music21 10.5.1 corpus, Bach chorales (four-part, 4/4; public domain); split in scripts/arranger/split.json"
-training = "scripts/arranger/prepare_data.py, train.py, export_onnx.py (own weights, MIT)"
-train_seconds = "{log['total_seconds']}"
-final_train_nll = "{log['train_nll'][-1]}"
-final_valid_nll = "{log['valid_nll'][-1]}"
-parameters = "{M.n_params(p)}"
-
-[[files]]
-path = "arranger.json"
-sha256 = "{sha(PACK / 'arranger.json')}"
-
-[[files]]
-path = "LICENSE"
-sha256 = "{sha(PACK / 'LICENSE')}"
-
-[[models]]
-key = "inpaint"
-file = "model.onnx"
-sha256 = "{sha(onnx_path)}"
-
-[[models.inputs]]
-name = "roll"
-role = "one-hot pitch class per (voice, step), zero where masked; last class = rest"
-dtype = "f32"
-shape = [-1, {M.VOICES}, {M.T}, {M.K}]
-
-[[models.inputs]]
-name = "mask"
-role = "1 where the cell is to be predicted"
-dtype = "f32"
-shape = [-1, {M.VOICES}, {M.T}]
-
-[[models.inputs]]
-name = "cond"
-role = "per-step chord, key and bar phase features (layout in arranger.json)"
-dtype = "f32"
-shape = [-1, {M.T}, {M.C}]
-
-[[models.outputs]]
-name = "logits"
-role = "pitch-class logits per (voice, step)"
-dtype = "f32"
-shape = [-1, {M.VOICES}, {M.T}, {M.K}]
-"""
-    (PACK / "model.toml").write_text(manifest)
+    (PACK / "model.toml").write_text(manifest(log, M.n_params(p)))
     print(f"wrote {PACK} (model.onnx {onnx_path.stat().st_size} bytes)")
 
 

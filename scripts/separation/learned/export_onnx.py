@@ -12,9 +12,9 @@ checked against torch on a random input.
 """
 
 import argparse
-import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,9 @@ import model as net
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(HERE.parents[1]))
+import pack_manifest  # noqa: E402
+
 CHECKPOINT = ROOT / "target" / "tmp" / "separation-learned" / "model.pt"
 PACK = ROOT / "models" / "separator-learned"
 CHUNK = 512
@@ -64,55 +67,15 @@ def halve_weights(path):
     onnx.save(graph, str(path))
 
 
-def sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def out_shape(stems):
+    """The graph's output axes, named where dynamic."""
+    return ["batch", len(stems), 2, "frames", net.BINS] if len(stems) > 1 else ["batch", 2, "frames", net.BINS]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stems", default="drums,bass")
-    args = ap.parse_args()
-    stems = args.stems.split(",")
-    assert stems and all(s in net.STEMS for s in stems), stems
-    assert net.CONTEXT <= CONTEXT, "the manifest's context must cover the network's reach"
-    inner = net.MaskNet()
-    inner.load_state_dict(torch.load(CHECKPOINT, map_location="cpu"))
-    model = Selected(inner, stems).eval()
-    PACK.mkdir(parents=True, exist_ok=True)
-    onnx_path = PACK / "model.onnx"
-    example = torch.rand(1, 2, CHUNK, net.BINS) * 20
-    out_shape = ["batch", len(stems), 2, "frames", net.BINS] if len(stems) > 1 else ["batch", 2, "frames", net.BINS]
-    torch.onnx.export(
-        model,
-        (example,),
-        str(onnx_path),
-        input_names=["magnitude"],
-        output_names=["masks"],
-        dynamic_axes={"magnitude": {0: "batch", 2: "frames"}, "masks": {0: "batch", len(out_shape) - 2: "frames"}},
-        opset_version=17,
-        dynamo=False,
-    )
-    halve_weights(onnx_path)
-    import onnx
-    import onnxruntime as ort
-
-    graph = onnx.load(str(onnx_path))
-    onnx.checker.check_model(graph)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    probe = (torch.rand(2, 2, 200, net.BINS) ** 3 * 50).numpy()
-    with torch.no_grad():
-        expected = model(torch.from_numpy(probe)).numpy()
-    got = session.run(None, {"magnitude": probe})[0]
-    worst = float(np.abs(got - expected).max())
-    print(f"onnxruntime vs torch: max mask difference {worst:.2e}")
-    assert worst < 5e-3, "float16 weights moved the masks too far"
-    shutil.copy(ROOT / "models" / "arranger-chorale" / "LICENSE", PACK / "LICENSE")
-    log = json.loads((HERE / "train_log.json").read_text())
-    best = next(e for e in log["epochs"] if e["epoch"] == log["best_epoch"])
-    parameters = sum(p.numel() for p in inner.parameters())
-    shape = ", ".join(str(-1 if isinstance(d, str) else d) for d in out_shape)
+def manifest(stems, log, best, parameters):
+    """model.toml for the pack, with the digests of the files already in PACK."""
     names = ", ".join(f'"{s}"' for s in stems)
-    toml = f'''# Counterpart model pack, committed in the repository. Written by scripts/separation/learned/export_onnx.py.
+    head = f'''# Counterpart model pack, committed in the repository. Written by scripts/separation/learned/export_onnx.py.
 name = "separator-learned"
 version = "0.1.0"
 task = "separator"
@@ -141,28 +104,58 @@ hop = {net.HOP}
 bins = {net.BINS}
 description = "learned mask network trained on rendered stems (pack separator-learned, scripts/separation/learned)"
 
-[[files]]
-path = "LICENSE"
-sha256 = "{sha256(PACK / 'LICENSE')}"
-
-[[models]]
-key = "masks"
-file = "model.onnx"
-sha256 = "{sha256(onnx_path)}"
-
-[[models.inputs]]
-name = "magnitude"
-role = "STFT magnitudes (periodic Hann {net.N_FFT}, hop {net.HOP}, centred) of bins 0..{net.BINS - 1}, per channel"
-dtype = "f32"
-shape = [-1, 2, -1, {net.BINS}]
-
-[[models.outputs]]
-name = "masks"
-role = "masks in 0..1 for {', '.join(stems)}{' (stems on axis 1)' if len(stems) > 1 else ''}"
-dtype = "f32"
-shape = [{shape}]
 '''
-    (PACK / "model.toml").write_text(toml)
+    role = f"STFT magnitudes (periodic Hann {net.N_FFT}, hop {net.HOP}, centred) of bins 0..{net.BINS - 1}, per channel"
+    inputs = [pack_manifest.tensor("magnitude", [-1, 2, -1, net.BINS], role)]
+    on_axis = " (stems on axis 1)" if len(stems) > 1 else ""
+    shape = [-1 if isinstance(d, str) else d for d in out_shape(stems)]
+    outputs = [pack_manifest.tensor("masks", shape, f"masks in 0..1 for {', '.join(stems)}{on_axis}")]
+    return head + pack_manifest.tail(PACK, ["LICENSE"], "masks", inputs, outputs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stems", default="drums,bass")
+    args = ap.parse_args()
+    stems = args.stems.split(",")
+    assert stems and all(s in net.STEMS for s in stems), stems
+    assert net.CONTEXT <= CONTEXT, "the manifest's context must cover the network's reach"
+    inner = net.MaskNet()
+    inner.load_state_dict(torch.load(CHECKPOINT, map_location="cpu"))
+    model = Selected(inner, stems).eval()
+    PACK.mkdir(parents=True, exist_ok=True)
+    onnx_path = PACK / "model.onnx"
+    example = torch.rand(1, 2, CHUNK, net.BINS) * 20
+    shape = out_shape(stems)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(onnx_path),
+        input_names=["magnitude"],
+        output_names=["masks"],
+        dynamic_axes={"magnitude": {0: "batch", 2: "frames"}, "masks": {0: "batch", len(shape) - 2: "frames"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    halve_weights(onnx_path)
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(onnx_path))
+    onnx.checker.check_model(graph)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    probe = (torch.rand(2, 2, 200, net.BINS) ** 3 * 50).numpy()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(probe)).numpy()
+    got = session.run(None, {"magnitude": probe})[0]
+    worst = float(np.abs(got - expected).max())
+    print(f"onnxruntime vs torch: max mask difference {worst:.2e}")
+    assert worst < 5e-3, "float16 weights moved the masks too far"
+    shutil.copy(ROOT / "models" / "arranger-chorale" / "LICENSE", PACK / "LICENSE")
+    log = json.loads((HERE / "train_log.json").read_text())
+    best = next(e for e in log["epochs"] if e["epoch"] == log["best_epoch"])
+    parameters = sum(p.numel() for p in inner.parameters())
+    (PACK / "model.toml").write_text(manifest(stems, log, best, parameters))
     print(f"{PACK}: {onnx_path.stat().st_size / 1024:.0f} kB graph, {parameters} parameters, stems {stems}")
 
 
