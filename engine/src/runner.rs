@@ -124,7 +124,7 @@ pub(crate) enum Outcome {
 struct Watch {
     id: JobId,
     stage: &'static str,
-    detail: &'static str,
+    detail: String,
     /// The job's progress at the step's start and end.
     from: f32,
     to: f32,
@@ -141,7 +141,7 @@ impl Watch {
         if done - self.told >= 0.02 {
             self.told = done;
             let fraction = self.from + (self.to - self.from) * done;
-            let (id, stage, detail) = (self.id, self.stage, self.detail.to_string());
+            let (id, stage, detail) = (self.id, self.stage, self.detail.clone());
             let _ = self.reports.send(Report::Progress { id, stage, detail, fraction });
         }
         self.stopped = self.cancels.is_cancelled(self.id);
@@ -277,7 +277,7 @@ impl Runner {
 
     /// Progress of job `id` inside a long step (its stage and the queue's wording), over the
     /// share `range` of the job, and the way the step hears that the job was cancelled.
-    fn watch(&self, id: JobId, (stage, detail): (&'static str, &'static str), range: (f32, f32)) -> Watch {
+    fn watch(&self, id: JobId, stage: &'static str, detail: String, range: (f32, f32)) -> Watch {
         let (from, to) =
             (self.span.0 + (self.span.1 - self.span.0) * range.0, self.span.0 + (self.span.1 - self.span.0) * range.1);
         Watch {
@@ -358,7 +358,7 @@ impl Runner {
     fn transcribe(&mut self, id: JobId, source: CaptureSource) -> Result<Outcome, Stop> {
         self.progress(id, "transcribing", "transcribing".into(), 0.1);
         let song = self.snapshot()?;
-        let mut watch = self.watch(id, ("transcribing", "transcribing"), (0.1, 0.9));
+        let mut watch = self.watch(id, "transcribing", "transcribing".into(), (0.1, 0.9));
         let notes = transcribe_capture(self.models()?, &song, source, &mut |done| watch.tell(done));
         watch.check()?;
         let notes = notes?;
@@ -385,7 +385,7 @@ impl Runner {
     ) -> Result<NewTakes, Stop> {
         let id = job.id;
         self.progress(id, "transcribing", "transcribing the context".into(), 0.05);
-        let mut watch = self.watch(id, ("transcribing", "transcribing the context"), (0.05, 0.15));
+        let mut watch = self.watch(id, "transcribing", "transcribing the context".into(), (0.05, 0.15));
         let heard = transcribe_capture_seconds(self.models()?, song, source, &mut |done| watch.tell(done));
         watch.check()?;
         let heard = heard?;

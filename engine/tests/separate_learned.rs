@@ -14,7 +14,7 @@ use counterpart_engine::plan::Role;
 use counterpart_engine::runtime::SessionSettings;
 use counterpart_engine::separate::byo::ByoSeparator;
 use counterpart_engine::separate::decode::load_stereo;
-use counterpart_engine::separate::edit::separate_role;
+use counterpart_engine::separate::edit::{STOPPED, separate_role, separate_role_watched};
 use counterpart_engine::separate::hpss::{self, HpssSettings};
 use counterpart_engine::stem::StereoAudio;
 
@@ -139,4 +139,43 @@ fn learned_drums_beat_hpss_on_a_held_out_mix() {
     eprintln!("drums SDR: learned {l:.2} dB, HPSS + onsets {h:.2} dB, the mix as estimate {b:.2} dB");
     assert!(l > h + DRUMS_MARGIN_DB, "learned {l:.2} dB vs HPSS {h:.2} dB (margin {DRUMS_MARGIN_DB} dB)");
     assert!(l > b + 6.0, "learned {l:.2} dB vs the mix {b:.2} dB");
+}
+
+#[test]
+fn separation_in_segments_reports_each_and_stops_when_asked() {
+    if !common::runtime_ready() {
+        return;
+    }
+    // The held-out mix four times over: 32 s, about 6 s per segment unit at 22.05 kHz.
+    let clip = load_stereo(&fixtures().join("heldout_mix.flac")).unwrap();
+    let mut mix = StereoAudio { sample_rate: clip.sample_rate, ..StereoAudio::default() };
+    for _ in 0..4 {
+        mix.left.extend_from_slice(&clip.left);
+        mix.right.extend_from_slice(&clip.right);
+    }
+    let models = pack_dir().parent().unwrap().to_path_buf();
+    let mut registry = PackRegistry::discover(&[models], SessionSettings::default());
+    let whole = separate_role(&mut registry, Role::Drums, &mix).expect("separates");
+
+    // In segments of about 5 s: the watch hears each, and the parts join up into what separating
+    // it in one piece gives, up to the seams' context.
+    let mut heard = Vec::new();
+    let segmented = separate_role_watched(&mut registry, Role::Drums, &mix, 5.0, &mut |done| {
+        heard.push(done);
+        true
+    })
+    .expect("separates");
+    assert!(heard.len() >= 3 && heard.windows(2).all(|w| w[0] < w[1]) && heard.last() == Some(&1.0), "{heard:?}");
+    assert_eq!(segmented.stem.frames(), mix.frames());
+    let agreement = sdr(&whole.stem, &segmented.stem);
+    eprintln!("{} segments; segmented vs whole: {agreement:.1} dB", heard.len());
+    assert!(agreement > 30.0, "segments agree with the whole ({agreement:.1} dB)");
+
+    // A watch that says stop after the first segment stops the rest.
+    let mut calls = 0;
+    let stopped = separate_role_watched(&mut registry, Role::Drums, &mix, 5.0, &mut |_| {
+        calls += 1;
+        false
+    });
+    assert_eq!((stopped.err().as_deref(), calls), (Some(STOPPED), 1));
 }

@@ -1,8 +1,10 @@
 //! Edits of the captured main input inside the plugin ("remove the vocals", "keep only the
 //! drums", "make the vocals quieter", "replace the bass with something busier"). The named part is
-//! separated over the job's bars (or the whole captured song) with [`separate_role`], and two
+//! separated over the job's bars (or the whole captured song) with [`separate_role_watched`], a
+//! minute at a time, so a cancel stops it between segments and a long song takes memory for one
+//! segment; it works on the main input as heard (the earlier edits of other parts in it). Two
 //! stems come back: the part and the rest. The rest is the remainder (`input - part`, so the two
-//! sum back to what was captured), or for a level change the remainder plus the part at its new
+//! sum back to what was heard), or for a level change the remainder plus the part at its new
 //! level. The one the instruction asks to hear replaces the main input over its span (the rest for
 //! remove, level changes and replace, the part for extract); the other is kept, silent. A
 //! replacement also gets a new part, written by the arranger against the song as it now sounds,
@@ -16,8 +18,9 @@ use super::{NewTakes, Outcome, Runner, Stop, seconds_at_beat, tempo_at_beat};
 use crate::generate::StemRequest;
 use crate::job::{CaptureSource, CapturedSong, GenerateStem};
 use crate::plan::{Action, PlannedJob};
-use crate::separate::edit::{EditAction, SILENCE_DBFS, edit_job, rms_dbfs, separate_role};
+use crate::separate::edit::{EditAction, SILENCE_DBFS, edit_job, rms_dbfs, separate_role_watched};
 use crate::separate::masking::{add_scaled, db_gain, minus};
+use crate::separate::segments::DEFAULT_SEGMENT_S;
 use crate::stem::{EditPart, Note, StereoAudio, TakeRecord};
 
 /// Seconds of captured audio on each side of the span that the separator also hears, so its
@@ -91,12 +94,17 @@ impl Runner {
         }
 
         let role = edit.role.name();
-        self.progress(id, "separating", format!("separating the {role} from the main input"), 0.1);
+        let doing = format!("separating the {role} from the main input");
+        self.progress(id, "separating", doing.clone(), 0.1);
         let context = (CONTEXT_SECONDS * song.sample_rate) as usize;
         let heard = span.start.saturating_sub(context)..(span.end + context).min(song.channels[0].len());
-        let separated = separate_role(self.models()?.registry()?, edit.role, &slice(&song, heard.clone()))
-            .map_err(|e| format!("{e} (the main input{place})"))?;
-        self.check(id)?;
+        let mut watch = self.watch(id, "separating", doing, (0.1, 0.4));
+        let input = slice(&song, heard.clone());
+        let registry = self.models()?.registry()?;
+        let separated =
+            separate_role_watched(registry, edit.role, &input, DEFAULT_SEGMENT_S, &mut |done| watch.tell(done));
+        watch.check()?;
+        let separated = separated.map_err(|e| format!("{e} (the main input{place})"))?;
         let skip = span.start - heard.start;
         // The separators keep the input's length; a shorter answer is padded, never a panic.
         let cut = |c: &[f32]| (skip..skip + span.len()).map(|i| c.get(i).copied().unwrap_or(0.0)).collect();

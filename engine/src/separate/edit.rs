@@ -14,7 +14,7 @@ use super::decode::StereoStream;
 use super::hpss::{self, HpssSettings};
 use super::masking::{add_scaled, db_gain};
 use super::score_informed;
-use super::segments::{self, DEFAULT_SEGMENT_S, SegmentPlan};
+use super::segments::{self, DEFAULT_SEGMENT_S, InMemory, SegmentPlan};
 use crate::generate::{SongInput, StemRequest, arrange_song};
 use crate::midi::encode_midi;
 use crate::packs::{PackRegistry, TaskKind};
@@ -98,15 +98,47 @@ pub struct Separated {
 /// Separates the part of `audio` that plays `role`. Errors are sentences for the user: a silent
 /// input, a role with no method yet, a part the song does not have.
 pub fn separate_role(registry: &mut PackRegistry, role: Role, audio: &StereoAudio) -> Result<Separated, String> {
+    separate_role_watched(registry, role, audio, DEFAULT_SEGMENT_S, &mut |_| true)
+}
+
+/// [`separate_role`] in segments of about `segment_s` seconds ([`segments`]: a shorter input is
+/// one piece, a longer one takes memory for a segment, not for all of it), telling `watch` the
+/// share done after each segment; when it returns false the separation stops with [`STOPPED`].
+pub fn separate_role_watched(
+    registry: &mut PackRegistry,
+    role: Role,
+    audio: &StereoAudio,
+    segment_s: f64,
+    watch: &mut dyn FnMut(f32) -> bool,
+) -> Result<Separated, String> {
     if audio.frames() == 0 {
         return Err("the input has no audio".into());
     }
     let level = rms_dbfs(audio);
     check_audible(level)?;
-    let separated = separate_part(registry, role, audio, 0..audio.frames())?;
+    let plan = SegmentPlan::for_role(role, audio.sample_rate, segment_s);
+    let mut whole: Option<Separated> = None;
+    segments::for_each_segment(&mut InMemory::new(audio), plan, |segment| {
+        let keep = segment.keep.clone();
+        let part = separate_part(registry, role, segment.audio, keep.clone())?;
+        let whole = whole.get_or_insert_with(|| Separated {
+            stem: StereoAudio { sample_rate: audio.sample_rate, ..StereoAudio::default() },
+            method: part.method.clone(),
+            model: part.model.clone(),
+            notes: part.notes.map(|_| 0),
+        });
+        whole.stem.left.extend_from_slice(&part.stem.left[keep.clone()]);
+        whole.stem.right.extend_from_slice(&part.stem.right[keep.clone()]);
+        whole.notes = whole.notes.zip(part.notes).map(|(a, b)| a + b);
+        if watch((segment.first + keep.end) as f32 / audio.frames() as f32) { Ok(()) } else { Err(STOPPED.into()) }
+    })?;
+    let separated = whole.ok_or("the input has no audio")?;
     check_found(role, level, rms_dbfs(&separated.stem), separated.notes)?;
     Ok(separated)
 }
+
+/// The error [`separate_role_watched`] stops with when its watch says so.
+pub const STOPPED: &str = "the separation was stopped";
 
 /// Refuses a silent input (RMS `level`, dBFS).
 pub fn check_audible(level: f64) -> Result<(), String> {

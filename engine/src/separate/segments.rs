@@ -54,6 +54,52 @@ impl SegmentPlan {
     }
 }
 
+/// Stereo frames read in order: a decoded file or audio already in memory.
+pub trait FrameSource {
+    /// The frames' sample rate.
+    fn sample_rate(&self) -> u32;
+    /// Appends up to `max` frames to `into`; returns how many, 0 at the end.
+    fn read(&mut self, max: usize, into: &mut StereoAudio) -> Result<usize, String>;
+}
+
+impl FrameSource for StereoStream {
+    fn sample_rate(&self) -> u32 {
+        StereoStream::sample_rate(self)
+    }
+
+    fn read(&mut self, max: usize, into: &mut StereoAudio) -> Result<usize, String> {
+        StereoStream::read(self, max, into)
+    }
+}
+
+/// Audio in memory, read from its start.
+pub struct InMemory<'a> {
+    audio: &'a StereoAudio,
+    at: usize,
+}
+
+impl<'a> InMemory<'a> {
+    /// Reads `audio` from its first frame.
+    pub fn new(audio: &'a StereoAudio) -> Self {
+        Self { audio, at: 0 }
+    }
+}
+
+impl FrameSource for InMemory<'_> {
+    fn sample_rate(&self) -> u32 {
+        self.audio.sample_rate
+    }
+
+    fn read(&mut self, max: usize, into: &mut StereoAudio) -> Result<usize, String> {
+        let end = (self.at + max).min(self.audio.frames());
+        into.left.extend_from_slice(&self.audio.left[self.at..end]);
+        into.right.extend_from_slice(&self.audio.right[self.at..end]);
+        let read = end - self.at;
+        self.at = end;
+        Ok(read)
+    }
+}
+
 /// One segment handed to the separating function.
 pub struct Segment<'a> {
     /// The segment with its context, at the input's rate.
@@ -68,7 +114,7 @@ pub struct Segment<'a> {
 /// length in frames. A tail no longer than the context joins the last segment, so an input shorter
 /// than a segment plus its context is one segment with no context (as if processed whole).
 pub fn for_each_segment(
-    stream: &mut StereoStream,
+    stream: &mut impl FrameSource,
     plan: SegmentPlan,
     mut each: impl FnMut(Segment) -> Result<(), String>,
 ) -> Result<usize, String> {
