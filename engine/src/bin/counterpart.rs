@@ -32,8 +32,9 @@ struct Args {
 }
 
 impl Args {
-    /// Splits `argv` (after the subcommand); `flags` are options that take no value.
-    fn parse(argv: &[String], flags: &[&str]) -> Args {
+    /// Splits `argv` (after the subcommand); `flags` are options that take no value. An option
+    /// that wants a value and has none is an error.
+    fn parse(argv: &[String], flags: &[&str]) -> Result<Args, String> {
         let mut positional = Vec::new();
         let mut options = Vec::new();
         let mut it = argv.iter();
@@ -42,13 +43,14 @@ impl Args {
                 if flags.contains(&name) {
                     options.push((name.to_string(), None));
                 } else {
-                    options.push((name.to_string(), it.next().cloned()));
+                    let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                    options.push((name.to_string(), Some(value.clone())));
                 }
             } else {
                 positional.push(a.clone());
             }
         }
-        Args { positional, options }
+        Ok(Args { positional, options })
     }
 
     /// The value of `--name`, if given.
@@ -77,12 +79,12 @@ impl Args {
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(String::as_str) {
-        Some("transcribe") => transcribe_cmd(&Args::parse(&argv[1..], &["no-bends"])),
-        Some("analyze") => analyze_cmd(&Args::parse(&argv[1..], &[])),
-        Some("plan") => plan_cmd(&Args::parse(&argv[1..], &["json"])),
-        Some("generate") => generate_cmd(&Args::parse(&argv[1..], &[])),
-        Some("render") => render_cmd(&Args::parse(&argv[1..], &["drums"])),
-        Some("edit") => edit_cmd(&Args::parse(&argv[1..], &[])),
+        Some("transcribe") => Args::parse(&argv[1..], &["no-bends"]).and_then(|a| transcribe_cmd(&a)),
+        Some("analyze") => Args::parse(&argv[1..], &[]).and_then(|a| analyze_cmd(&a)),
+        Some("plan") => Args::parse(&argv[1..], &["json"]).and_then(|a| plan_cmd(&a)),
+        Some("generate") => Args::parse(&argv[1..], &[]).and_then(|a| generate_cmd(&a)),
+        Some("render") => Args::parse(&argv[1..], &["drums"]).and_then(|a| render_cmd(&a)),
+        Some("edit") => Args::parse(&argv[1..], &[]).and_then(|a| edit_cmd(&a)),
         Some("doctor") => doctor(),
         _ => Err(USAGE.to_string()),
     };
@@ -258,10 +260,7 @@ fn transcribe_cmd(args: &Args) -> Result<(), String> {
 fn analyze_cmd(args: &Args) -> Result<(), String> {
     let input = PathBuf::from(args.positional.first().ok_or(USAGE)?);
     let out = args.get("json").ok_or("analyze needs --json <file>")?;
-    let mut aopts = AnalyzeOptions::default();
-    if let Some(t) = args.get("tempo") {
-        aopts.tempo = Some(t.parse().map_err(|_| format!("--tempo wants BPM, got `{t}`"))?);
-    }
+    let mut aopts = AnalyzeOptions { tempo: args.tempo()?, ..Default::default() };
     if let Some(m) = args.get("meter") {
         aopts.meter = m.parse()?;
     }
