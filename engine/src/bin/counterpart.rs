@@ -264,7 +264,9 @@ fn analyze_cmd(args: &Args) -> Result<(), String> {
     if let Some(m) = args.get("meter") {
         aopts.meter = m.parse()?;
     }
-    let opts = transcribe_options(args)?;
+    let mut opts = transcribe_options(args)?;
+    // The analysis reads no pitch bends, so the contour output (5.4 MB a minute) is not kept.
+    opts.params.pitch_bends = false;
     let mut reg = registry(args)?;
     let t = transcribe::transcribe_with_registry(&mut reg, &input, &opts).map_err(|e| e.to_string())?;
     let report = analysis::analyze(&t.notes, t.duration, &aopts);

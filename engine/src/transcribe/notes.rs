@@ -5,6 +5,7 @@
 //! `np.zeros`, so comparisons and the inferred onsets are done in f64 here too; note amplitudes are
 //! NumPy's f32 pairwise mean. That keeps the output identical to the reference, not just close.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -83,18 +84,20 @@ impl Note {
     }
 }
 
-/// Decodes notes from a posteriorgram (modifies nothing; works on copies like the reference).
+/// Decodes notes from a posteriorgram (modifies nothing; the reference works on copies, made here
+/// only where it writes to them). Besides the posteriorgram it holds one f32 copy of the note
+/// activations (the energy the passes use up) and the melodia pass's heap.
 pub fn decode(pg: &Posteriorgram, p: &NoteParams) -> Vec<Note> {
     let n = pg.frames;
     if n == 0 {
         return Vec::new();
     }
-    let mut frames = pg.note.clone();
-    let mut onsets = pg.onset.clone();
-    constrain_frequency(&mut onsets, &mut frames, p.max_freq, p.min_freq);
-    let onsets64: Vec<f64> =
-        if p.infer_onsets { inferred_onsets(&onsets, &frames, n) } else { onsets.iter().map(|&x| x as f64).collect() };
-    let events = polyphonic(&frames, &onsets64, n, p);
+    let (mut frames, mut onsets) = (Cow::Borrowed(&pg.note[..]), Cow::Borrowed(&pg.onset[..]));
+    if p.max_freq.is_some() || p.min_freq.is_some() {
+        constrain_frequency(onsets.to_mut(), frames.to_mut(), p.max_freq, p.min_freq);
+    }
+    let strength = OnsetStrength::new(&onsets, &frames, p.infer_onsets);
+    let events = polyphonic(&frames, &strength, n, p);
     let times = model_frames_to_time(n);
     events
         .into_iter()
@@ -128,39 +131,62 @@ fn constrain_frequency(onsets: &mut [f32], frames: &mut [f32], max_freq: Option<
     }
 }
 
-/// `get_infered_onsets` with `n_diff = 2`, in f64 like NumPy.
-fn inferred_onsets(onsets: &[f32], frames: &[f32], n: usize) -> Vec<f64> {
-    let at = |t: isize, f: usize| {
-        if t < 0 { 0.0 } else { frames[t as usize * N_NOTES + f] as f64 }
-    };
-    let mut diff = vec![0.0f64; n * N_NOTES];
-    for t in 2..n {
-        for f in 0..N_NOTES {
-            let x = at(t as isize, f);
-            let d = (x - at(t as isize - 1, f)).min(x - at(t as isize - 2, f));
-            diff[t * N_NOTES + f] = if d < 0.0 { 0.0 } else { d };
+/// The onset activations the peak picking reads, in f64 like NumPy: the model's onsets, or with
+/// `infer_onsets` the reference's `get_infered_onsets` (n_diff = 2), worked out per cell from the
+/// two maxima instead of held as two f64 matrices (1.4 kB a frame, 7 MB a minute).
+struct OnsetStrength<'a> {
+    /// Onset activations, `frames × 88`.
+    onsets: &'a [f32],
+    /// Note activations, `frames × 88`.
+    frames: &'a [f32],
+    /// Whether onsets are inferred from the note activations too.
+    infer: bool,
+    /// Largest onset activation.
+    max_onset: f64,
+    /// Largest jump in the note activations.
+    max_diff: f64,
+}
+
+impl<'a> OnsetStrength<'a> {
+    /// Finds the maxima the inferred onsets are scaled by.
+    fn new(onsets: &'a [f32], frames: &'a [f32], infer: bool) -> Self {
+        let mut s = OnsetStrength { onsets, frames, infer, max_onset: 0.0, max_diff: 0.0 };
+        if infer {
+            s.max_onset = onsets.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            s.max_diff = (0..frames.len()).map(|i| s.diff(i)).fold(f64::NEG_INFINITY, f64::max);
         }
+        s
     }
-    let max_onset = onsets.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let max_diff = diff.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // NumPy: max_onset * diff / max_diff, which is NaN everywhere when max_diff is 0; a NaN row
-    // never forms a peak, so "no onsets at all" is the equivalent.
-    if max_diff == 0.0 || !max_diff.is_finite() {
-        return vec![f64::NAN; n * N_NOTES];
+
+    /// The jump into cell `idx` (flat `frame * 88 + bin`): the smaller rise over 1 and 2 frames,
+    /// 0 when falling and in the first two frames.
+    fn diff(&self, idx: usize) -> f64 {
+        if idx < 2 * N_NOTES {
+            return 0.0;
+        }
+        let x = self.frames[idx] as f64;
+        let d = (x - self.frames[idx - N_NOTES] as f64).min(x - self.frames[idx - 2 * N_NOTES] as f64);
+        if d < 0.0 { 0.0 } else { d }
     }
-    onsets
-        .iter()
-        .zip(&diff)
-        .map(|(&o, &d)| {
-            let scaled = max_onset * d / max_diff;
-            let o = o as f64;
-            if o.is_nan() || scaled.is_nan() { f64::NAN } else { o.max(scaled) }
-        })
-        .collect()
+
+    /// The onset strength of cell `idx`.
+    fn at(&self, idx: usize) -> f64 {
+        let o = self.onsets[idx] as f64;
+        if !self.infer {
+            return o;
+        }
+        // NumPy: max_onset * diff / max_diff, which is NaN everywhere when max_diff is 0; a NaN
+        // row never forms a peak, so "no onsets at all" is the equivalent.
+        if self.max_diff == 0.0 || !self.max_diff.is_finite() {
+            return f64::NAN;
+        }
+        let scaled = self.max_onset * self.diff(idx) / self.max_diff;
+        if o.is_nan() || scaled.is_nan() { f64::NAN } else { o.max(scaled) }
+    }
 }
 
 /// `output_to_notes_polyphonic`: (start frame, end frame, bin, amplitude) in the reference's order.
-fn polyphonic(frames: &[f32], onsets: &[f64], n: usize, p: &NoteParams) -> Vec<(usize, usize, usize, f32)> {
+fn polyphonic(frames: &[f32], onsets: &OnsetStrength, n: usize, p: &NoteParams) -> Vec<(usize, usize, usize, f32)> {
     let thr = p.frame_threshold;
     let tol = p.energy_tolerance;
     let min_len = p.min_note_len as isize;
@@ -168,8 +194,8 @@ fn polyphonic(frames: &[f32], onsets: &[f64], n: usize, p: &NoteParams) -> Vec<(
     let mut peaks = Vec::new();
     for t in 1..n.saturating_sub(1) {
         for f in 0..N_NOTES {
-            let x = onsets[t * N_NOTES + f];
-            if x > onsets[(t - 1) * N_NOTES + f] && x > onsets[(t + 1) * N_NOTES + f] && x >= p.onset_threshold {
+            let x = onsets.at(t * N_NOTES + f);
+            if x > onsets.at((t - 1) * N_NOTES + f) && x > onsets.at((t + 1) * N_NOTES + f) && x >= p.onset_threshold {
                 peaks.push((t, f));
             }
         }
