@@ -56,15 +56,12 @@ fn probe_rejects_a_truncated_copy_of_the_real_library() {
     }
 }
 
-/// Set `COUNTERPART_OLD_ORT` to an older libonnxruntime (e.g. 1.20.1 from its wheel) to check the
-/// version error by hand; skipped otherwise.
+/// ONNX Runtime 1.20.1 (from its wheel, fetched by `.ci/setup`, or `COUNTERPART_OLD_ORT`) is
+/// refused by version; skipped without it unless CI=true.
 #[test]
 fn probe_reports_too_old_versions() {
-    let Some(old) = std::env::var_os("COUNTERPART_OLD_ORT") else {
-        eprintln!("SKIPPED: set COUNTERPART_OLD_ORT to an ONNX Runtime < 1.31 library to run this");
-        return;
-    };
-    let msg = probe::probe(std::path::Path::new(&old)).unwrap_err().to_string();
+    let Some(old) = common::old_runtime() else { return };
+    let msg = probe::probe(&old).unwrap_err().to_string();
     println!("{msg}");
     assert!(msg.contains("needs 1.31 or newer"), "{msg}");
 }

@@ -38,6 +38,22 @@ pub fn renderer() -> Option<Renderer> {
     }
 }
 
+/// An ONNX Runtime library older than the engine accepts: `COUNTERPART_OLD_ORT`, else the 1.20.1
+/// that `.ci/setup` puts in `target/onnxruntime-old/`; `None` with a printed reason outside CI.
+pub fn old_runtime() -> Option<PathBuf> {
+    let fetched = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime-old").join(runtime::LIB_NAME);
+    let path = std::env::var_os("COUNTERPART_OLD_ORT").map(PathBuf::from).unwrap_or(fetched);
+    if path.is_file() {
+        return Some(path);
+    }
+    let why = format!("no older ONNX Runtime at {} (run .ci/setup or set COUNTERPART_OLD_ORT)", path.display());
+    if strict() {
+        panic!("CI=true and {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
 /// The installed basic-pitch pack (runtime loaded); `None` with a printed reason outside CI.
 pub fn basic_pitch() -> Option<Pack> {
     if !runtime_ready() {
