@@ -120,8 +120,11 @@ fn analyze_writes_chords_key_grid_and_features() {
     assert_eq!(guessed["key"]["name"], "C major");
 }
 
-/// (start tick, end tick, pitch, velocity) of every note in a MIDI file, in start order.
-fn midi_notes(bytes: &[u8]) -> (u16, u32, Vec<(u64, u64, u8, u8)>) {
+/// A MIDI note: start tick, end tick, pitch, velocity.
+type MidiNote = (u64, u64, u8, u8);
+
+/// Ticks per quarter, tempo (µs per quarter) and every note of a MIDI file, in start order.
+fn midi_notes(bytes: &[u8]) -> (u16, u32, Vec<MidiNote>) {
     use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
     let smf = Smf::parse(bytes).unwrap();
     let Timing::Metrical(ppq) = smf.header.timing else { panic!("timecode timing") };
@@ -167,7 +170,7 @@ fn transcribe_writes_the_library_notes_as_midi() {
     assert_eq!(tempo, 500_000);
     let ticks_per_s = ppq as f64 * 2.0;
     let tick = |s: f64| (s * ticks_per_s).round() as u64;
-    let mut expected: Vec<(u64, u64, u8, u8)> =
+    let mut expected: Vec<MidiNote> =
         t.notes.iter().map(|n| (tick(n.start), tick(n.end).max(tick(n.start) + 1), n.pitch, n.velocity())).collect();
     expected.sort();
     println!("{} notes from the library, {} in the MIDI file", expected.len(), from_cli.len());
@@ -251,4 +254,51 @@ fn bad_arguments_get_a_message_not_a_panic() {
         assert!(err.contains("error: ") && err.contains(expected), "{args:?}: wanted `{expected}` in: {err}");
     }
     assert!(!Path::new(json).exists(), "a failed analyze wrote its output");
+}
+
+#[test]
+fn analyze_gives_features_per_track() {
+    let Some(renderer) = common::renderer() else { return };
+    if common::basic_pitch().is_none() {
+        return;
+    }
+    let dir = scratch("tracks");
+    // The example song's bass (MIDI 29-43) and its piano and flute (53-79) as two files.
+    let (notes, tempo) =
+        counterpart_engine::midi::read_midi(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/context.mid"))
+            .unwrap();
+    let tempo = tempo.unwrap_or(100.0);
+    let (bass, keys): (Vec<_>, Vec<_>) = notes.into_iter().partition(|n| n.key < 48);
+    let mut files = Vec::new();
+    for (name, notes, program) in [("bass", &bass, 33), ("keys", &keys, 0)] {
+        let audio = renderer.render(notes, Some(program), 0.0, tempo, 22_050, 1.0).unwrap();
+        let path = dir.path().join(format!("{name}.wav"));
+        counterpart_engine::wav::write_wav(&path, &audio).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let json = dir.path().join("tracks.json");
+    let (ok, _, err) =
+        counterpart(&["analyze", &files[0], &files[1], "--tempo", "100", "--json", json.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let a: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // The song is both files heard together: its chords; one feature block per file.
+    assert_eq!(chords(&a), PROGRESSION);
+    let tracks = a["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 2);
+    let (b, k) = (&tracks[0]["features"], &tracks[1]["features"]);
+    println!("bass {b}\nkeys {k}");
+    assert_eq!((tracks[0]["name"].as_str(), tracks[1]["name"].as_str()), (Some(&*files[0]), Some(&*files[1])));
+    let count = |f: &Value| f["note_count"].as_u64().unwrap();
+    assert_eq!(count(b) + count(k), a["notes"].as_array().unwrap().len() as u64);
+    assert_eq!(count(b) + count(k), count(&a["features"]));
+    // Each block is its own part: the bass low and mostly one note at a time, the keys above it in
+    // chords. (The transcriber also hears the bass's overtones, up to MIDI 60 here, and 79 notes for
+    // its 32, so the ranges overlap; their weighted means do not.)
+    let mean = |f: &Value| f["pitch_mean"].as_f64().unwrap();
+    let low = |f: &Value| f["pitch_min"].as_u64().unwrap();
+    assert!(mean(b) < 45.0 && mean(k) > 55.0, "mean pitch: bass {} keys {}", mean(b), mean(k));
+    assert!((27..=31).contains(&low(b)) && low(k) > low(b), "lowest: bass {} keys {}", low(b), low(k));
+    assert!((74..=84).contains(&k["pitch_max"].as_u64().unwrap()), "{k}");
+    let poly = |f: &Value| f["polyphony"].as_f64().unwrap();
+    assert!(poly(k) > 2.0 * poly(b), "polyphony: bass {} keys {}", poly(b), poly(k));
 }

@@ -53,6 +53,15 @@ pub struct Bar {
     pub chord_score: f32,
 }
 
+/// One context track (an input file) and its features on the song's grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackOut {
+    /// The track's name (its file).
+    pub name: String,
+    /// Its features.
+    pub features: TrackFeatures,
+}
+
 /// The full `analyze` report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
@@ -70,8 +79,10 @@ pub struct Analysis {
     pub bars: Vec<Bar>,
     /// Chord labels, one per bar (same as `bars[i].chord`).
     pub chords: Vec<String>,
-    /// Features of the (single) transcribed track.
+    /// Features of all the notes together.
     pub features: TrackFeatures,
+    /// Features of each context track, when the notes came as tracks ([`analyze_tracks`]).
+    pub tracks: Vec<TrackOut>,
     /// The notes.
     pub notes: Vec<NoteOut>,
     /// What the analysis ignored or could not tell: notes with broken times, an unclear key.
@@ -82,6 +93,26 @@ pub struct Analysis {
 /// end is not a finite time are left out (and counted in `warnings`); the song's bars end with the
 /// last bar that has music in it (see [`song_bars`]).
 pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis {
+    analyze_on_grid(notes, duration, opts).0
+}
+
+/// [`analyze`] of the song the named tracks make together, with each track's features on the
+/// song's beat grid in `tracks`.
+pub fn analyze_tracks(tracks: &[(String, Vec<Note>)], duration: f64, opts: &AnalyzeOptions) -> Analysis {
+    let all: Vec<Note> = tracks.iter().flat_map(|(_, notes)| notes.iter().cloned()).collect();
+    let (mut analysis, grid) = analyze_on_grid(&all, duration, opts);
+    analysis.tracks = tracks
+        .iter()
+        .map(|(name, notes)| TrackOut {
+            name: name.clone(),
+            features: features::track_features(&finite_notes(notes).0, &grid),
+        })
+        .collect();
+    analysis
+}
+
+/// [`analyze`], and the beat grid it used.
+fn analyze_on_grid(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> (Analysis, BeatGrid) {
     let (notes, dropped) = finite_notes(notes);
     let notes = &notes[..];
     let grid = tempo::beat_grid(notes, duration, opts.tempo, opts.meter);
@@ -114,7 +145,7 @@ pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis
     let features = features::track_features(notes, &grid);
     let mut sorted: Vec<&Note> = notes.iter().collect();
     sorted.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.pitch.cmp(&b.pitch)));
-    Analysis {
+    let analysis = Analysis {
         duration,
         tempo: grid.tempo_out(),
         beats: grid.beats.clone(),
@@ -123,6 +154,7 @@ pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis
         chords: bars.iter().map(|b| b.chord.clone()).collect(),
         bars,
         features,
+        tracks: Vec::new(),
         notes: sorted
             .into_iter()
             .map(|n| NoteOut {
@@ -134,7 +166,8 @@ pub fn analyze(notes: &[Note], duration: f64, opts: &AnalyzeOptions) -> Analysis
             })
             .collect(),
         warnings,
-    }
+    };
+    (analysis, grid)
 }
 
 /// The notes whose start and end are finite times, and how many were not.

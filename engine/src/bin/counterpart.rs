@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--sessions N] [--provider cpu|cuda|coreml|directml] [--no-bends]
-//! counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
+//! counterpart analyze <audio>... [--tempo BPM] [--meter 4/4] --json out.json
 //! counterpart plan --prompt "<text>" [--bars N] [--markers "verse=1-8,chorus=9-16"] [--json]
 //! counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
 //! counterpart edit --input <audio> --instruction "remove the drums" [--tempo BPM] [--seed S] [--segment-seconds S] --out <dir> [--provider ...]
@@ -100,7 +100,7 @@ fn main() -> ExitCode {
 /// Usage text.
 const USAGE: &str = "usage:
   counterpart transcribe <audio> [--midi out.mid] [--json notes.json] [--batch N] [--sessions N] [--provider cpu|cuda|coreml|directml] [--no-bends]
-  counterpart analyze <audio> [--tempo BPM] [--meter 4/4] --json out.json
+  counterpart analyze <audio>... [--tempo BPM] [--meter 4/4] --json out.json
   counterpart plan --prompt \"<text>\" [--bars N] [--markers \"verse=1-8,chorus=9-16\"] [--json]
   counterpart render --midi in.mid --out out.wav [--program N | --drums] [--tempo BPM] [--rate HZ]
   counterpart edit --input <audio> --instruction \"remove the drums\" [--tempo BPM] [--seed S] [--segment-seconds S] --out <dir> [--provider cpu|cuda|coreml|directml]
@@ -256,9 +256,12 @@ fn transcribe_cmd(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `counterpart analyze`.
+/// `counterpart analyze`: the files are the song's tracks, heard together; the report has one
+/// feature block per file in `tracks`.
 fn analyze_cmd(args: &Args) -> Result<(), String> {
-    let input = PathBuf::from(args.positional.first().ok_or(USAGE)?);
+    if args.positional.is_empty() {
+        return Err(USAGE.into());
+    }
     let out = args.get("json").ok_or("analyze needs --json <file>")?;
     let mut aopts = AnalyzeOptions { tempo: args.tempo()?, ..Default::default() };
     if let Some(m) = args.get("meter") {
@@ -268,13 +271,19 @@ fn analyze_cmd(args: &Args) -> Result<(), String> {
     // The analysis reads no pitch bends, so the contour output (5.4 MB a minute) is not kept.
     opts.params.pitch_bends = false;
     let mut reg = registry(args)?;
-    let t = transcribe::transcribe_with_registry(&mut reg, &input, &opts).map_err(|e| e.to_string())?;
-    let report = analysis::analyze(&t.notes, t.duration, &aopts);
+    let (mut tracks, mut duration) = (Vec::new(), 0.0f64);
+    for input in &args.positional {
+        let t = transcribe::transcribe_with_registry(&mut reg, input.as_ref(), &opts).map_err(|e| e.to_string())?;
+        duration = duration.max(t.duration);
+        tracks.push((input.clone(), t.notes));
+    }
+    let report = analysis::analyze_tracks(&tracks, duration, &aopts);
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(out, text).map_err(|e| format!("cannot write {out}: {e}"))?;
     eprintln!(
-        "{} notes, {:.1} BPM, key {}, {} bars -> {out}",
+        "{} notes in {} track(s), {:.1} BPM, key {}, {} bars -> {out}",
         report.notes.len(),
+        report.tracks.len(),
         report.tempo.bpm,
         report.key.name,
         report.bars.len()
