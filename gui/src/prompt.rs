@@ -394,6 +394,8 @@ mod tests {
         assert_eq!(picked.effective(), "add arpeggio");
         let both = Prompt { text: "something sparse".into(), role: Some(Role::Bass), ..Prompt::default() };
         assert_eq!(both.effective(), "something sparse, bass");
+        let drums = Prompt { role: Some(Role::Drums), ..Prompt::default() };
+        assert_eq!(drums.effective(), "add drums");
         let cello = Prompt { text: "add a melody".into(), instrument: Some(42), ..Prompt::default() };
         assert_eq!(cello.effective(), "add a melody, cello");
     }
