@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use counterpart_engine::job::JobId;
-use counterpart_engine::plan::{PlannedJob, Role};
+use counterpart_engine::plan::{CONCEPTS, Meaning, PlannedJob, Role};
 use egui::{Key, Modifiers, RichText};
 
 use crate::commands::Commands;
@@ -24,7 +24,52 @@ pub const EXAMPLES: [&str; 4] = [
     "add a melody, legato",
 ];
 /// The parts the picker offers (the arranger's learned roles).
-const ROLES: [Role; 5] = [Role::Bass, Role::Melody, Role::CounterMelody, Role::Chords, Role::Arpeggio];
+const ROLES: [Role; 6] = [Role::Bass, Role::Melody, Role::CounterMelody, Role::Chords, Role::Arpeggio, Role::Drums];
+/// The sixteen General MIDI families, eight programs each, that group the instrument picker.
+const FAMILIES: [&str; 16] = [
+    "Piano",
+    "Chromatic Percussion",
+    "Organ",
+    "Guitar",
+    "Bass",
+    "Strings",
+    "Ensemble",
+    "Brass",
+    "Reed",
+    "Pipe",
+    "Synth Lead",
+    "Synth Pad",
+    "Synth Effects",
+    "Ethnic",
+    "Percussive",
+    "Sound Effects",
+];
+
+/// A General MIDI instrument the planner knows: its program, name and the word that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instrument {
+    /// General MIDI program, 0-127.
+    pub program: u8,
+    /// The General MIDI name ("Acoustic Bass").
+    pub name: &'static str,
+    /// The planner's first word for it ("acoustic bass"), which the picker adds to the prompt.
+    pub word: &'static str,
+}
+
+/// The instruments of the planner's vocabulary, in program order.
+pub fn instruments() -> impl Iterator<Item = Instrument> {
+    CONCEPTS.iter().filter_map(|c| match c.meaning {
+        Meaning::Part { names_role: false, program: Some(program), name, .. } => {
+            Some(Instrument { program, name, word: c.prototypes.first()? })
+        }
+        _ => None,
+    })
+}
+
+/// The instrument with General MIDI `program`, if the planner knows it.
+pub fn instrument(program: u8) -> Option<Instrument> {
+    instruments().find(|i| i.program == program)
+}
 
 /// The prompt box and its controls between frames.
 #[derive(Debug)]
@@ -33,12 +78,15 @@ pub struct Prompt {
     pub text: String,
     /// The part chosen in the picker; `None` lets the prompt decide.
     pub role: Option<Role>,
+    /// The General MIDI program chosen in the instrument picker; `None` lets the prompt decide.
+    pub instrument: Option<u8>,
     /// -1 sparser, +1 busier, 0 as the prompt says.
     pub density: i8,
     /// -1 lower, +1 higher, 0 as the prompt says.
     pub register: i8,
     /// Takes to write.
     pub takes: usize,
+    instrument_filter: String,
     history: Vec<String>,
     browsing: Option<usize>,
     preview: Option<(String, Box<PlannedJob>)>,
@@ -53,9 +101,11 @@ impl Default for Prompt {
         Self {
             text: String::new(),
             role: None,
+            instrument: None,
             density: 0,
             register: 0,
             takes: 2,
+            instrument_filter: String::new(),
             history: Vec::new(),
             browsing: None,
             preview: None,
@@ -83,6 +133,7 @@ impl Prompt {
         let text = self.text.trim();
         let mut words: Vec<&str> = Vec::new();
         words.extend(self.role.map(Role::name));
+        words.extend(self.instrument.and_then(instrument).map(|i| i.word));
         words.extend(match self.density.signum() {
             -1 => Some("sparser"),
             1 => Some("busier"),
@@ -237,6 +288,7 @@ impl Prompt {
                 })
                 .response
                 .labelled_by(part);
+            self.instrument_picker(ui, understood.as_ref());
             let parsed_density = understood.as_ref().map_or(0, |j| j.density);
             three_way(ui, "Density", &mut self.density, parsed_density, ["Sparser", "Auto", "Busier"]);
             let parsed_register = understood.as_ref().map_or(0, |j| j.register);
@@ -244,6 +296,39 @@ impl Prompt {
             let takes = ui.label(RichText::new("Takes").color(theme::WEAK)).id;
             ui.add(egui::DragValue::new(&mut self.takes).range(1..=MAX_TAKES)).labelled_by(takes);
         });
+    }
+
+    /// The instrument combo box: "Auto" (showing what the prompt named), then the planner's General
+    /// MIDI instruments grouped by family, narrowed by a filter field.
+    fn instrument_picker(&mut self, ui: &mut egui::Ui, understood: Option<&PlannedJob>) {
+        let label = ui.label(RichText::new("Instrument").color(theme::WEAK)).id;
+        let auto = match understood.and_then(|j| j.instrument.as_deref()) {
+            Some(name) => format!("Auto ({name})"),
+            None => "Auto".to_string(),
+        };
+        let shown = self.instrument.and_then(instrument).map_or(auto.clone(), |i| i.name.to_string());
+        egui::ComboBox::from_id_salt("instrument")
+            .selected_text(shown)
+            .width(170.0)
+            .height(320.0)
+            .show_ui(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.instrument_filter).hint_text("Search").desired_width(150.0),
+                );
+                ui.selectable_value(&mut self.instrument, None, auto);
+                let filter = self.instrument_filter.trim().to_lowercase();
+                let mut family = None;
+                for i in instruments().filter(|i| filter.is_empty() || i.name.to_lowercase().contains(&filter)) {
+                    let this = usize::from(i.program / 8);
+                    if family != Some(this) {
+                        family = Some(this);
+                        ui.label(RichText::new(FAMILIES[this]).small().color(theme::WEAK));
+                    }
+                    ui.selectable_value(&mut self.instrument, Some(i.program), i.name);
+                }
+            })
+            .response
+            .labelled_by(label);
     }
 
     fn preview_line(&self, ui: &mut egui::Ui, bars: Option<[u32; 2]>) {
@@ -309,6 +394,19 @@ mod tests {
         assert_eq!(picked.effective(), "add arpeggio");
         let both = Prompt { text: "something sparse".into(), role: Some(Role::Bass), ..Prompt::default() };
         assert_eq!(both.effective(), "something sparse, bass");
+        let drums = Prompt { role: Some(Role::Drums), ..Prompt::default() };
+        assert_eq!(drums.effective(), "add drums");
+        let cello = Prompt { text: "add a melody".into(), instrument: Some(42), ..Prompt::default() };
+        assert_eq!(cello.effective(), "add a melody, cello");
+    }
+
+    #[test]
+    fn the_picker_offers_the_planners_instruments_once_each_in_program_order() {
+        let all: Vec<Instrument> = instruments().collect();
+        assert!(all.len() >= 50, "{} instruments", all.len());
+        assert!(all.windows(2).all(|w| w[0].program < w[1].program), "sorted, no program twice");
+        assert_eq!(instrument(32).map(|i| i.name), Some("Acoustic Bass"));
+        assert_eq!(instrument(127), None, "Gunshot is not in the vocabulary");
     }
 
     #[test]
@@ -330,5 +428,36 @@ mod tests {
         harness.key_press(Key::Enter);
         harness.step();
         assert_eq!(harness.state().history, ["remove the vocals"], "Enter in the box runs it");
+    }
+
+    #[test]
+    fn arrows_walk_the_history_and_examples_fill_the_box() {
+        let mut harness = egui_kittest::Harness::new_ui_state(
+            |ui, prompt: &mut Prompt| {
+                prompt.show(ui, None);
+            },
+            Prompt::default(),
+        );
+        harness.step();
+        for typed in ["add a bass line", "add a melody", "add a bass line"] {
+            harness.state_mut().text.clear();
+            harness.event(egui::Event::Text(typed.into()));
+            harness.key_press(Key::Enter);
+            harness.step();
+        }
+        assert_eq!(harness.state().history, ["add a melody", "add a bass line"], "a repeat moves to the end");
+        harness.state_mut().text = "half typed".into();
+        let mut walk = Vec::new();
+        for key in [Key::ArrowUp, Key::ArrowUp, Key::ArrowUp, Key::ArrowDown, Key::ArrowDown] {
+            harness.key_press(key);
+            harness.step();
+            walk.push(harness.state().text.clone());
+        }
+        assert_eq!(walk, ["add a bass line", "add a melody", "add a melody", "add a bass line", ""]);
+        use egui_kittest::kittest::Queryable;
+        harness.get_by_label(EXAMPLES[2]).click();
+        harness.step();
+        assert_eq!(harness.state().text, EXAMPLES[2]);
+        assert_eq!(harness.state().effective(), EXAMPLES[2], "an example runs as written");
     }
 }

@@ -1,6 +1,7 @@
 //! The built CLAP bundle's editor, embedded in a real X11 window the way a DAW embeds it: it
 //! opens inside the parent at its size and draws, then hides and closes, twice in a row, while
-//! the audio thread keeps processing (the test bundle is built with `assert_process_allocs`, so
+//! the audio thread keeps processing; at the host's UI scale 2 it opens twice as large and draws
+//! its contents larger (the test bundle is built with `assert_process_allocs`, so
 //! an allocation on the audio thread aborts the whole test process).
 //!
 //! Needs an X server: run under `xvfb-run -a -s "-screen 0 1024x768x24" cargo test ...`. Without
@@ -203,10 +204,12 @@ impl Display {
         self.conn.sync().expect("X round trip");
     }
 
-    /// The pixels of a viewable window (what is on screen there), as RGB.
+    /// The pixels of a viewable window (what is on screen there: a window larger than the screen
+    /// is cut to it), as RGB.
     fn capture(&self, window: Window) -> Result<Image, String> {
         let geometry = self.conn.get_geometry(window).map_err(|e| e.to_string())?.reply().map_err(|e| e.to_string())?;
-        let (width, height) = (geometry.width, geometry.height);
+        let root = &self.conn.setup().roots[self.screen];
+        let (width, height) = (geometry.width.min(root.width_in_pixels), geometry.height.min(root.height_in_pixels));
         let image = self
             .conn
             .get_image(ImageFormat::Z_PIXMAP, window, 0, 0, width, height, !0)
@@ -334,12 +337,12 @@ struct OpenEditor {
     editor: Window,
 }
 
-/// Opens the editor the way a DAW does (create, scale, size, parent, show) and lets it render
-/// for [`RENDER_TIME`] while audio runs. Returns it with what it drew. A window that stays black
+/// Opens the editor the way a DAW does (create, scale, size, parent, show) at the host's UI
+/// `scale` and lets it render for [`RENDER_TIME`] while audio runs. Returns it with what it drew. A window that stays black
 /// is closed and opened again ([`x11::open_until_drawn`]: the X server's first frame
 /// notification can go missing on a loaded machine).
-fn open_editor(daw: &mut Daw, x: &Display) -> (OpenEditor, Image) {
-    let opened = x11::open_until_drawn(daw, |daw| try_open_editor(daw, x), |(parent, _)| x.destroy(parent));
+fn open_editor(daw: &mut Daw, x: &Display, scale: f64) -> (OpenEditor, Image) {
+    let opened = x11::open_until_drawn(daw, |daw| try_open_editor(daw, x, scale), |(parent, _)| x.destroy(parent));
     opened.unwrap_or_else(|(_, image)| {
         let (colours, dominant) = image.colour_spread();
         panic!(
@@ -352,15 +355,16 @@ fn open_editor(daw: &mut Daw, x: &Display) -> (OpenEditor, Image) {
 
 /// One opening of [`open_editor`]: `Err` with the parent window and what the editor showed when
 /// it stayed black.
-fn try_open_editor(daw: &mut Daw, x: &Display) -> Result<(OpenEditor, Image), (Window, Image)> {
+fn try_open_editor(daw: &mut Daw, x: &Display, scale: f64) -> Result<(OpenEditor, Image), (Window, Image)> {
     assert!(daw.host.gui_is_api_supported("x11", false), "embedded X11 editors are supported");
     daw.host.gui_create("x11", false).expect("creates the editor");
     assert!(daw.host.gui_is_created());
     // Audio between every main-thread call: opening must never touch the audio thread.
     daw.render(BLOCK, song);
-    daw.host.gui_set_scale(1.0).expect("takes scale 1");
+    daw.host.gui_set_scale(scale).unwrap_or_else(|e| panic!("takes scale {scale}: {e}"));
     let size = daw.host.gui_get_size().expect("reports its size");
-    assert_eq!(size, EDITOR_SIZE, "editor size at scale 1");
+    let scaled = |n: u32| (f64::from(n) * scale).round() as u32;
+    assert_eq!(size, (scaled(EDITOR_SIZE.0), scaled(EDITOR_SIZE.1)), "editor size at scale {scale}");
     daw.render(BLOCK, song);
     let parent = x.create_parent(size);
     daw.host.gui_set_parent(u64::from(parent)).expect("embeds in the parent");
@@ -422,7 +426,7 @@ fn the_editor_opens_in_its_parent_draws_and_closes_twice_while_audio_runs() {
     daw.render(BLOCK * 8, song);
 
     for round in 1..=2 {
-        let (open, image) = open_editor(&mut daw, &x);
+        let (open, image) = open_editor(&mut daw, &x, 1.0);
         assert_eq!((image.width, image.height), EDITOR_SIZE, "round {round}: captured the whole editor");
         let (colours, dominant) = image.colour_spread();
         eprintln!("round {round}: the editor drew {colours} colours, the commonest on {:.1}%", dominant * 100.0);
@@ -452,6 +456,50 @@ fn the_editor_opens_in_its_parent_draws_and_closes_twice_while_audio_runs() {
         .collect();
     assert!(errors.is_empty(), "the plugin logged errors: {errors:?}");
     drop(daw);
+}
+
+#[test]
+fn at_the_hosts_ui_scale_2_the_editor_opens_twice_as_large_and_draws_larger() {
+    let Some(x) = Display::connect_or_skip("clap_editor scale") else {
+        return;
+    };
+    let mut daw = playing_with_two_stems();
+    daw.render(BLOCK * 8, song);
+    let (open, at_1) = open_editor(&mut daw, &x, 1.0);
+    close_editor(&mut daw, &x, open);
+    // Opened at scale 2 (2000 x 1360): the window is twice the size, and what shows of it on the
+    // screen (1024 x 768 in CI) is drawn, and drawn larger, not the scale-1 picture with a margin.
+    let (open, at_2) = open_editor(&mut daw, &x, 2.0);
+    let screen = &x.conn.setup().roots[x.screen];
+    let visible =
+        (EDITOR_SIZE.0.min(u32::from(screen.width_in_pixels)), EDITOR_SIZE.1.min(u32::from(screen.height_in_pixels)));
+    let on_screen = (
+        (2 * EDITOR_SIZE.0).min(u32::from(screen.width_in_pixels)),
+        (2 * EDITOR_SIZE.1).min(u32::from(screen.height_in_pixels)),
+    );
+    assert_eq!((at_2.width, at_2.height), on_screen, "captured what shows of the editor");
+    let differing = (0..visible.1)
+        .flat_map(|row| (0..visible.0).map(move |col| (row, col)))
+        .filter(|&(row, col)| {
+            let pixel = |image: &Image| {
+                let i = ((row * image.width + col) * 3) as usize;
+                [image.rgb[i], image.rgb[i + 1], image.rgb[i + 2]]
+            };
+            pixel(&at_1) != pixel(&at_2)
+        })
+        .count();
+    let share = differing as f64 / f64::from(visible.0 * visible.1);
+    eprintln!("at scale 2, {:.1}% of the scale-1 editor's pixels differ", share * 100.0);
+    assert!(share > 0.1, "the editor at scale 2 looks like the one at scale 1 ({:.1}% differ)", share * 100.0);
+    close_editor(&mut daw, &x, open);
+    let out = daw.render(BLOCK * 16, song);
+    assert!(out.main.iter().flatten().all(|v| v.is_finite()));
+    let requests = daw.host.gui_requests();
+    assert!(
+        requests.resizes.iter().all(|&size| size == EDITOR_SIZE || size == (2 * EDITOR_SIZE.0, 2 * EDITOR_SIZE.1)),
+        "the editor asked for no other size: {:?}",
+        requests.resizes
+    );
 }
 
 /// The GL driver libraries (Mesa's `*_dri.so`, libEGL, libGL, libglapi, libgallium, ...) mapped
@@ -485,7 +533,7 @@ fn screenshot() {
     let mut daw = playing_with_two_stems();
     // A few seconds of song, so the editor has something captured to show.
     daw.render(RATE as usize * 3, song);
-    let (open, _) = open_editor(&mut daw, &x);
+    let (open, _) = open_editor(&mut daw, &x, 1.0);
     // Let it settle (and the engine find its runtime and packs: a debug bundle hashes them
     // slowly), type a prompt into the focused box, let the planner preview it, run it, and take
     // the frame while the job is in progress.

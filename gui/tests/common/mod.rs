@@ -2,14 +2,22 @@
 //! changes, whether the real runtime and packs are installed, and stepping the editor.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use counterpart_engine::Engine;
+use counterpart_engine::link::{AudioSide, CAPTURE_CAPACITY};
 use counterpart_engine::packs::{PackRegistry, TaskKind};
+use counterpart_engine::resample::resample;
 use counterpart_engine::runtime::{self, SessionSettings};
-use counterpart_engine::stem::SLOTS;
+use counterpart_engine::separate::decode::load_stereo;
+use counterpart_engine::stem::{SLOTS, StemRecord, StereoAudio};
+use counterpart_engine::timeline::TimeSignature;
 use counterpart_gui::{EditorApp, StemControls};
+use egui::accesskit::Role;
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use nice_plug::context::PluginApi;
 use nice_plug::context::gui::GuiContextInner;
 use nice_plug::params::internals::ParamPtr;
@@ -123,4 +131,52 @@ pub fn run_until(
         assert!(Instant::now() < deadline, "the editor never showed {what}");
         std::thread::sleep(Duration::from_millis(30));
     }
+}
+
+/// The host's sample rate in the tests.
+pub const RATE: f64 = 48_000.0;
+/// The example song's tempo (scripts/make_example_context.py).
+pub const TEMPO: f64 = 100.0;
+
+/// Host blocks of 512 [`capture_example`] sends between waits for the worker: a quarter of the
+/// capture ring (as the engine's tests do).
+const BLOCKS_PER_BARRIER: usize = CAPTURE_CAPACITY / 4 / (512 / 256);
+
+/// Plays the example song into the sidechain from the song start while the host runs at
+/// [`TEMPO`], paced so the worker keeps up, then stops the transport. Every
+/// [`BLOCKS_PER_BARRIER`] blocks it waits until `engine`'s worker has drained the capture, so a
+/// worker that falls behind on a busy machine never lets the ring overflow.
+pub fn capture_example(engine: &Engine, audio: &mut AudioSide) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/context.wav");
+    let song: StereoAudio = resample(&load_stereo(&path).expect("the example song"), RATE as u32).unwrap();
+    let mut scratch = Box::default();
+    let block = 512usize;
+    for (n, start) in (0..song.frames()).step_by(block).enumerate() {
+        let len = block.min(song.frames() - start);
+        let mut left = song.left[start..start + len].to_vec();
+        let mut right = song.right[start..start + len].to_vec();
+        let (mut ml, mut mr) = (vec![0.0f32; len], vec![0.0f32; len]);
+        let main: [&mut [f32]; 2] = [&mut ml, &mut mr];
+        let side: [&mut [f32]; 2] = [&mut left, &mut right];
+        let pos = start as i64;
+        audio.transport.publish(TEMPO, RATE, pos, true, (4, 4));
+        let beats = pos as f64 / RATE * TEMPO / 60.0;
+        audio.capture(&mut scratch, &main, Some(&side), 0, pos, len, beats, TEMPO, TimeSignature::default());
+        std::thread::sleep(Duration::from_millis(1));
+        if n % BLOCKS_PER_BARRIER == BLOCKS_PER_BARRIER - 1 {
+            engine.captured_song().expect("the worker answers");
+        }
+    }
+    audio.transport.publish(TEMPO, RATE, song.frames() as i64, false, (4, 4));
+    assert_eq!(audio.transport.capture_overruns(), 0, "no captured block was dropped");
+}
+
+/// The prompt box: the first text field in the window (the export folder's comes later).
+pub fn prompt_box<'a>(harness: &'a Harness<'_, EditorApp>) -> egui_kittest::Node<'a> {
+    harness.query_all_by_role(Role::TextInput).next().expect("a text field")
+}
+
+/// The stem in `slot`, as the engine lists it.
+pub fn stem(engine: &Engine, slot: usize) -> Option<StemRecord> {
+    engine.status().stems.iter().find(|s| s.slot == slot).cloned()
 }
