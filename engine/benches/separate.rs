@@ -4,6 +4,11 @@
 //! cost of the transforms alone). The input is a 3-minute song rendered here through the General
 //! MIDI SoundFont (bass, piano, drums).
 //!
+//! Then the whole `counterpart edit` path on the same song as a 16-bit stereo WAV (process start,
+//! decode, model loading, separation, writing both stems and the report), once per method: the
+//! built-in methods by a copy of the binary that sees every pack but the learned one. Last, peak
+//! memory for a 1- and a 20-minute input.
+//!
 //! `cargo bench -p counterpart-engine --bench separate` (needs `cargo xtask setup`; the Spleeter and
 //! score-informed rows are skipped without the runtime and packs).
 
@@ -100,7 +105,113 @@ fn main() {
         separator.separate(&audio).expect("separates");
         row(&name, t.elapsed().as_secs_f64(), audio_seconds, reference);
     }
+    whole_edits(&audio);
     memory(&audio);
+}
+
+/// A scratch folder for the bench's files: in memory (/dev/shm) where there is one.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.join(format!("counterpart-separate-bench-{}-{name}", std::process::id()))
+    } else {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/separate-bench").join(name)
+    };
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Writes `audio` repeated to `minutes` (or once, if `None`) as 16-bit stereo WAV at `path`.
+fn write_song(path: &std::path::Path, audio: &StereoAudio, minutes: Option<usize>) {
+    let spec =
+        hound::WavSpec { channels: 2, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).expect("writes");
+    let to_i16 = |x: f32| (x.clamp(-1.0, 1.0) * 32767.0) as i16;
+    for i in 0..minutes.map_or(audio.frames(), |m| m * 60 * RATE as usize) {
+        let j = i % audio.frames();
+        w.write_sample(to_i16(audio.left[j])).expect("writes");
+        w.write_sample(to_i16(audio.right[j])).expect("writes");
+    }
+    w.finalize().expect("writes");
+}
+
+/// A copy of the `counterpart` binary in `dir/target/release` that finds `dir/target/models` (links
+/// to every installed pack but `leave_out`) and the ONNX Runtime, and no other packs.
+#[cfg(unix)]
+fn binary_without(dir: &std::path::Path, leave_out: &str) -> std::path::PathBuf {
+    let target = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let (bin, models) = (dir.join("target/release"), dir.join("target/models"));
+    std::fs::create_dir_all(&bin).expect("scratch folder");
+    std::fs::create_dir_all(&models).expect("scratch folder");
+    let exe = bin.join("counterpart");
+    std::fs::copy(env!("CARGO_BIN_EXE_counterpart"), &exe).expect("copies the binary");
+    std::os::unix::fs::symlink(target.join("onnxruntime"), dir.join("target/onnxruntime")).expect("links");
+    for pack in std::fs::read_dir(target.join("models")).expect("installed packs").flatten() {
+        if pack.file_name() != leave_out {
+            std::os::unix::fs::symlink(pack.path(), models.join(pack.file_name())).expect("links");
+        }
+    }
+    exe
+}
+
+/// Times `counterpart edit` end to end on the song for each method, with the ratio of the wall time
+/// to a tenth of the song's duration.
+#[cfg(unix)]
+fn whole_edits(song: &StereoAudio) {
+    let dir = scratch("whole");
+    let input = dir.join("song.wav");
+    write_song(&input, song, None);
+    let all = binary_without(&dir.join("all"), "");
+    let built_in = binary_without(&dir.join("built-in"), "separator-learned");
+    let seconds = song.seconds();
+    println!("whole `counterpart edit` of the {seconds:.0} s song (start, decode, load, separate, write)");
+    println!("{:<36} {:>9} {:>13} {:>20}  method", "instruction", "wall", "per minute", "wall / target");
+    for (instruction, exe) in [
+        ("remove the drums", &all),
+        ("remove the drums", &built_in),
+        ("remove the bass", &all),
+        ("remove the bass", &built_in),
+        ("remove the vocals", &all),
+    ] {
+        let out = dir.join("out");
+        let t = Instant::now();
+        let o = std::process::Command::new(exe)
+            .args(["edit", "--input"])
+            .arg(&input)
+            .args(["--instruction", instruction, "--out"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let wall = t.elapsed().as_secs_f64();
+        let ratio = wall / seconds / TARGET_RATIO;
+        let method = if o.status.success() {
+            let report: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report")).expect("json");
+            let t = &report["timings_s"];
+            format!(
+                "{} (decode {:.2} s, separate {:.2} s, write {:.2} s)",
+                report["method"],
+                t["decode"].as_f64().unwrap_or(f64::NAN),
+                t["separate"].as_f64().unwrap_or(f64::NAN),
+                t["write_and_generate"].as_f64().unwrap_or(f64::NAN)
+            )
+        } else {
+            format!("failed: {}", String::from_utf8_lossy(&o.stderr).trim())
+        };
+        let verdict = if ratio <= 1.0 { "meets" } else { "misses" };
+        println!(
+            "{instruction:<36} {wall:>7.2} s {:>8.2} s/min {ratio:>8.2}x ({verdict})  {method}",
+            wall / seconds * 60.0
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whole edits need a copy of the binary beside links to the packs (Unix only).
+#[cfg(not(unix))]
+fn whole_edits(_: &StereoAudio) {
+    println!("(whole `counterpart edit` timings are measured on Unix only)");
 }
 
 /// Peak memory (`VmHWM`, reported by the child itself in `report.json`) of the `counterpart edit`
@@ -108,14 +219,8 @@ fn main() {
 /// stereo WAV), and their ratio: segmenting keeps it flat where a whole-file edit grew with the
 /// length (the 20-minute input alone is 423 MiB as f32).
 fn memory(song: &StereoAudio) {
-    // About 1.3 GB of WAV files: in memory (/dev/shm) where there is one, so disk space is no issue.
-    let shm = std::path::Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        shm.join(format!("counterpart-separate-bench-{}", std::process::id()))
-    } else {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/separate-bench")
-    };
-    std::fs::create_dir_all(&dir).expect("scratch folder");
+    // About 1.3 GB of WAV files: in memory where there is room, so disk space is no issue.
+    let dir = scratch("memory");
     let mut peaks = Vec::new();
     println!(
         "{:<36} {:>9} {:>13} {:>12} {:>10}",
@@ -123,20 +228,7 @@ fn memory(song: &StereoAudio) {
     );
     for minutes in [1usize, 20] {
         let input = dir.join(format!("song-{minutes}min.wav"));
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&input, spec).expect("writes");
-        let to_i16 = |x: f32| (x.clamp(-1.0, 1.0) * 32767.0) as i16;
-        for i in 0..minutes * 60 * RATE as usize {
-            let j = i % song.frames();
-            w.write_sample(to_i16(song.left[j])).expect("writes");
-            w.write_sample(to_i16(song.right[j])).expect("writes");
-        }
-        w.finalize().expect("writes");
+        write_song(&input, song, Some(minutes));
         let out = dir.join(format!("out-{minutes}min"));
         let t = Instant::now();
         let (ok, err) = edit(&input, "remove the drums", &out, &[]);

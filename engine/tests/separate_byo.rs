@@ -60,6 +60,16 @@ fn worst(a: &[f32], b: &[f32], range: std::ops::Range<usize>) -> f32 {
     range.map(|i| (a[i] - b[i]).abs()).fold(0.0, f32::max)
 }
 
+/// The largest difference between two separations, over every stem and channel.
+fn differ(a: &[Stem], b: &[Stem]) -> f32 {
+    let n = a.first().map_or(0, |s| s.audio.frames());
+    let each = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| worst(&a.audio.left, &b.audio.left, 0..n).max(worst(&a.audio.right, &b.audio.right, 0..n)));
+    each.fold(0.0, f32::max)
+}
+
 fn stem<'a>(stems: &'a [Stem], name: &str) -> &'a StereoAudio {
     &stems.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no stem {name}")).audio
 }
@@ -90,6 +100,42 @@ fn a_waveform_separator_gives_its_gains_over_chunks() {
     let expected: Vec<f32> = input.left.iter().map(|x| x * 0.4).collect();
     let err = worst(&other.left, &expected, 4800..43_200);
     assert!(err < 5e-3, "48 kHz: error {err}");
+}
+
+#[test]
+fn a_convolving_waveform_separator_has_no_seams() {
+    if !common::runtime_ready() {
+        return;
+    }
+    // byo-conv4 convolves with 33-tap kernels (16 samples either side): 4096-sample calls with 256
+    // samples of context, crossfaded at 30 seams, must give what one call on the whole signal gives.
+    let mut input = tones(44_100, 2.5);
+    let mut state = 99u32;
+    for x in input.left.iter_mut().chain(input.right.iter_mut()) {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *x += 0.1 * ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5);
+    }
+    let n = input.frames();
+    let chunked = load(&fixture("byo-conv4")).unwrap().separate(&input).unwrap();
+    let dir = copy("byo-conv4", "whole");
+    edit_manifest(&dir, "chunk = 4096\ncontext = 256", "chunk = 1048576\ncontext = 0");
+    let whole = load(&dir).unwrap().separate(&input).unwrap();
+    let err = differ(&chunked, &whole);
+    assert!(err < 1e-5, "chunked calls differ from the whole by {err}");
+    // The stems are not trivial (the delays move the signal) and still sum to the input.
+    assert!(worst(&stem(&whole, "drums").left, &input.left, 0..n) > 0.1);
+    let sum: Vec<f32> = (0..n).map(|i| whole.iter().map(|s| s.audio.right[i]).sum()).collect();
+    assert!(worst(&sum, &input.right, 0..n) < 1e-5, "stems do not sum to the input");
+    // The default context (chunk / 8) has no seams either; hard chunks (context 0) do.
+    let dir = copy("byo-conv4", "default");
+    edit_manifest(&dir, "context = 256\n", "");
+    let default = load(&dir).unwrap().separate(&input).unwrap();
+    assert!(differ(&default, &whole) < 1e-5, "default context has seams");
+    let dir = copy("byo-conv4", "hard");
+    edit_manifest(&dir, "context = 256", "context = 0");
+    let hard = load(&dir).unwrap().separate(&input).unwrap();
+    let seam = differ(&hard, &whole);
+    assert!(seam > 1e-2, "hard chunks should click at their edges: {seam}");
 }
 
 #[test]
@@ -163,8 +209,8 @@ fn broken_packs_are_refused_with_a_reason() {
         ("mask-bins", "byo-mask4", "bins = 513", "bins = 600", "bins"),
         // Context on both sides that leaves nothing of a 64-frame call to keep.
         ("mask-context", "byo-mask4", "chunk = 64", "chunk = 64\ncontext = 32", "context 32"),
-        // Context means frames: a waveform separator has none.
-        ("wave-context", "byo-wave4", "output = \"waveform\"", "output = \"waveform\"\ncontext = 4", "context"),
+        // Waveform context on both sides that leaves nothing of a 44100-sample call to keep.
+        ("wave-context", "byo-wave4", "chunk = 44100", "chunk = 44100\ncontext = 22050", "context 22050"),
     ];
     for (name, pack, from, to, expected) in cases {
         let dir = copy(pack, name);

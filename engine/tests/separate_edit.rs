@@ -47,7 +47,8 @@ fn drums_by_hpss_beat_the_mix_and_plain_hpss() {
         (sdr(&song.drums, &song.mix), sdr(&song.drums, &plain), sdr(&song.drums, &refined));
     eprintln!("drums SDR: mix as estimate {baseline:.1} dB, HPSS {plain:.1} dB, HPSS + onsets {refined:.1} dB");
     assert!(refined > baseline + 3.0, "drums {refined:.1} dB vs the mix {baseline:.1} dB");
-    assert!(refined > plain - 0.5, "onsets made it worse: {refined:.1} dB vs {plain:.1} dB");
+    // Measured: 3.4 against 2.8 dB; the onset refinement must not lose SDR.
+    assert!(refined >= plain, "onsets made it worse: {refined:.2} dB vs {plain:.2} dB");
 }
 
 #[test]
@@ -125,11 +126,32 @@ fn edit_replace_writes_a_new_bass_and_a_mix() {
     assert!(ok, "{err}");
     let (notes, _) = counterpart_engine::midi::read_midi(&out.join("new.mid")).unwrap();
     assert!(notes.len() >= 8, "{} notes in the new bass", notes.len());
-    assert!(notes.iter().all(|n| n.key < 67), "a bass line stays low: {:?}", notes.iter().map(|n| n.key).max());
+    // In a bass register: every note from C1 to below G4, half of them below G3.
+    let mut keys: Vec<u8> = notes.iter().map(|n| n.key).collect();
+    keys.sort_unstable();
+    assert!(keys[0] >= 24 && keys[keys.len() - 1] < 67, "a bass line stays low: {keys:?}");
+    assert!(keys[keys.len() / 2] < 55, "median key {} is not a bass's: {keys:?}", keys[keys.len() / 2]);
+    // The new mix is the remainder (the song without its old bass) plus the new bass.
     let mix = wav::read_wav(&out.join("mix.wav")).unwrap();
     let new = wav::read_wav(&out.join("new.wav")).unwrap();
+    let remainder = wav::read_wav(&out.join("remainder.wav")).unwrap();
+    let extracted = wav::read_wav(&out.join("extracted.wav")).unwrap();
     assert_eq!(mix.frames(), song.mix.frames());
     assert!(energy(&new.left) > 0.0);
+    let mut worst = 0.0f32;
+    for (rest, part, mix) in [(&remainder.left, &new.left, &mix.left), (&remainder.right, &new.right, &mix.right)] {
+        for (i, m) in mix.iter().enumerate() {
+            worst = worst.max((rest[i] + part.get(i).copied().unwrap_or(0.0) - m).abs());
+        }
+    }
+    assert!(worst < 1e-6, "mix.wav is not remainder + new part: {worst}");
+    let residual = residual_dbfs(&extracted, &remainder, &song.mix);
+    assert!(residual < MAX_RESIDUAL_DBFS, "the old bass and the remainder do not sum back: {residual:.1} dBFS");
+}
+
+/// The extracted part and the remainder an edit wrote into `out`.
+fn stems(out: &std::path::Path) -> (StereoAudio, StereoAudio) {
+    (wav::read_wav(&out.join("extracted.wav")).unwrap(), wav::read_wav(&out.join("remainder.wav")).unwrap())
 }
 
 #[test]
@@ -160,32 +182,52 @@ fn bad_input_gets_a_clear_message_and_never_a_panic() {
         w.write_sample((x.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
     }
     w.finalize().unwrap();
+    // Mono: both channels of the stems sum back to the one of the input (as decoded, 16-bit).
     let (ok, err) = edit(&mono, "remove the drums", &dir.join("mono-out"), &[]);
     assert!(ok, "mono: {err}");
-    // Clipping (driven hard into ±1), NaN samples and a 1-second loop still separate.
+    let decoded = counterpart_engine::separate::decode::load_stereo(&mono).unwrap();
+    assert_eq!(decoded.left, decoded.right);
+    let (e, r) = stems(&dir.join("mono-out"));
+    let residual = residual_dbfs(&e, &r, &decoded);
+    assert!(residual < MAX_RESIDUAL_DBFS, "mono: residual {residual:.1} dBFS");
+    // Clipping (driven hard into ±1), NaN samples and a 1-second loop still separate, and sum back
+    // (the NaN samples as silence, which the report and stderr say).
     let clipped = StereoAudio {
         sample_rate: RATE,
         left: song.mix.left.iter().map(|x| (x * 8.0).clamp(-1.0, 1.0)).collect(),
         right: song.mix.right.iter().map(|x| (x * 8.0).clamp(-1.0, 1.0)).collect(),
     };
-    let mut nan = song.mix.clone();
+    let (mut nan, mut zeroed) = (song.mix.clone(), song.mix.clone());
     for i in (0..nan.frames()).step_by(997) {
         nan.left[i] = f32::NAN;
+        zeroed.left[i] = 0.0;
     }
+    let nans = nan.frames().div_ceil(997);
     let short = StereoAudio {
         sample_rate: RATE,
         left: song.mix.left[..RATE as usize].to_vec(),
         right: song.mix.right[..RATE as usize].to_vec(),
     };
-    for (name, audio) in [("clipped", &clipped), ("nan", &nan), ("short", &short)] {
+    for (name, audio, heard, non_finite) in
+        [("clipped", &clipped, &clipped, 0), ("nan", &nan, &zeroed, nans), ("short", &short, &short, 0)]
+    {
         let input = dir.join(format!("{name}.wav"));
         wav::write_wav(&input, audio).unwrap();
         let out = dir.join(format!("{name}-out"));
         let (ok, err) = edit(&input, "remove the drums", &out, &[]);
         assert!(ok, "{name}: {err}");
-        let e = wav::read_wav(&out.join("extracted.wav")).unwrap();
+        let (e, r) = stems(&out);
         assert!(e.left.iter().chain(&e.right).all(|x| x.is_finite()), "{name}: non-finite output");
         assert_eq!(e.frames(), audio.frames(), "{name}");
+        let residual = residual_dbfs(&e, &r, heard);
+        assert!(residual < MAX_RESIDUAL_DBFS, "{name}: residual {residual:.1} dBFS");
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["audio"]["non_finite_samples"], non_finite, "{name}");
+        let notices = report["notices"].as_array().unwrap();
+        assert_eq!(notices.len(), usize::from(non_finite > 0), "{name}: {notices:?}");
+        let said = err.contains(&format!("notice: {non_finite} NaN or infinite samples"));
+        assert_eq!(said, non_finite > 0, "{name}: stderr {err}");
     }
     // Messages, and nothing written.
     let silent = dir.join("silent.wav");

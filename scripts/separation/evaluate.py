@@ -8,13 +8,16 @@ and summed into the mix. Then, per mix, runs `counterpart edit --instruction "ex
 `"extract the bass"` / `"extract the melody"` (the soprano) / `"extract the chords"` (alto + tenor)
 and computes SDR (bss_eval v3 definitions via mir_eval, the target as the only reference, mono,
 512-tap distortion filter) for each method against two baselines: the mix itself as the estimate,
-and an oracle ideal ratio mask (the best an STFT mask of this size could do). The vocals model is evaluated on the same accompaniments plus a voice made here with
+and an oracle ideal ratio mask (the best an STFT mask of this size could do). For the drums it
+also runs plain HPSS without the onset refinement (engine/examples/hpss.rs), to show what the
+onset step adds. The vocals model is evaluated on the same accompaniments plus a voice made here with
 espeak-ng (unpacked from Debian packages with `apt-get download` + `dpkg -x`, no root needed).
 
 Writes the table to stdout and to scripts/separation/RESULTS.md (unless --no-write).
 
     .venv/bin/pip install mir_eval music21 pretty_midi soundfile scipy
     cargo build -p counterpart-engine --release     # or pass --bin target/debug/counterpart
+    cargo build -p counterpart-engine --release --example hpss   # the plain-HPSS row (optional)
     .venv/bin/python scripts/separation/evaluate.py [--mixes 10] [--seconds 20] [--stems melody,chords]
 """
 
@@ -258,6 +261,22 @@ def edit(binary, audio, instruction, name, env=None):
     return extracted, report
 
 
+def plain_hpss(binary, audio, name):
+    """Drums by HPSS without the onset refinement (the `hpss` example with `--plain`); None (and a
+    message) if it fails."""
+    folder = WORK / "runs" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    wav, out = folder / "input.wav", folder / "drums.wav"
+    sf.write(str(wav), audio, RATE, subtype="FLOAT")
+    result = subprocess.run([str(binary), str(wav), str(out), "--plain"], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"{name}: {result.stderr.strip()}", file=sys.stderr)
+        return None
+    drums, _ = sf.read(str(out), dtype="float32", always_2d=True)
+    shutil.rmtree(folder)
+    return drums
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mixes", type=int, default=10)
@@ -279,6 +298,9 @@ def main():
                 break
     if binary is None:
         sys.exit("build counterpart first: cargo build -p counterpart-engine --release")
+    hpss_bin = binary.parent / "examples" / "hpss"
+    if not hpss_bin.exists():
+        print(f"no {hpss_bin}: the plain-HPSS row is left out", file=sys.stderr)
     sf2 = soundfont()
     WORK.mkdir(parents=True, exist_ok=True)
     speaker = espeak()
@@ -340,6 +362,10 @@ def main():
                 continue
             method = METHODS[stem]
             add(stem, method, sdr(target, extracted))
+            if stem == "drums" and hpss_bin.exists():
+                plain = plain_hpss(hpss_bin, mix, f"{i:02d}-drums-plain")
+                if plain is not None:
+                    add(stem, "HPSS alone (no onset refinement)", sdr(target, plain))
             seconds_per_minute.setdefault(method, []).append(report["separate_s_per_audio_minute"])
             print(f"{i:02d} {name} {stem}: {results[(stem, method)][-1]:.2f} dB ({time.time() - t:.1f} s)")
         if speaker is not None and "vocals" in args.stems.split(","):
@@ -398,9 +424,12 @@ def main():
         "programs, kits and grooves: scripts/separation/learned/)",
         "runs at 22.05 kHz, so nothing above 11 kHz reaches its stems; where its median beats the",
         "built-in method the pack names that stem and `counterpart edit` uses it by default; the",
-        "built-in rows here come from runs that do not see the pack. Speeds in the last column are from",
-        "the runs above on the shared 2-core CPU (`cargo bench -p counterpart-engine --bench separate`",
-        "measures them on a 3-minute song).",
+        "built-in rows here come from runs that do not see the pack. The last column is the report's",
+        "`separate_s_per_audio_minute` of the runs above: the separation step of `counterpart edit`",
+        "(model and session loading included) on each 20 s mix, scaled to a minute, on the shared",
+        "2-core CPU while other jobs ran; on 20 s the fixed costs (loading the packs, the transcriber's",
+        "sessions) count three times over. For speed on a song see `cargo bench -p counterpart-engine",
+        "--bench separate`: each method on a 3-minute stereo song, and the whole `counterpart edit`.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

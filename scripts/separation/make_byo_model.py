@@ -9,6 +9,10 @@ Built with onnx's helper API, with outputs anyone can check by hand:
   one output `masks` [1, 4, 2, frames, 513] with the stems on axis 1: stem k keeps bins
   128k .. 128(k+1) (the last one up to bin 512), so each stem is a band of the input and the four
   sum to it.
+- `byo-conv4`: waveform in (`mix`, [1, 2, samples]), one output `stems` [1, 4, 2, samples] with the
+  stems on axis 1, each a 33-tap non-causal convolution of its channel (a Hann smoothing, a 12-sample
+  advance, a 12-sample delay and what is left of the input), so its output depends on time and
+  chunked runs must match the graph run on the whole signal (no seams); the four sum to the input.
 
 Writes model.onnx and model.toml (with SHA-256 digests) into engine/tests/fixtures/byo/<pack>/.
 
@@ -29,6 +33,20 @@ OUT = Path(__file__).resolve().parents[2] / "engine" / "tests" / "fixtures" / "b
 STEMS = ["vocals", "drums", "bass", "other"]
 GAINS = [0.1, 0.2, 0.3, 0.4]
 N_FFT, HOP, BINS = 1024, 256, 513
+TAPS = 33
+CONV_CHUNK, CONV_CONTEXT = 4096, 256
+
+
+def conv_kernels():
+    """The four 33-tap kernels of byo-conv4 (centre tap at 16), summing to a unit impulse."""
+    half = TAPS // 2
+    kernels = np.zeros((4, TAPS), np.float32)
+    kernels[0] = np.hanning(TAPS + 2)[1:-1] / np.hanning(TAPS + 2)[1:-1].sum() * 0.5
+    kernels[1, half - 12] = 0.3
+    kernels[2, half + 12] = 0.2
+    kernels[3] = -kernels[:3].sum(axis=0)
+    kernels[3, half] += 1.0
+    return kernels
 
 
 def save(model, pack, make_manifest):
@@ -80,6 +98,53 @@ def mask_manifest(folder):
     return manifest(folder, "byo-mask4", description, ("magnitude", "mask"), extra, magnitude, masks)
 
 
+def conv_manifest(folder):
+    """byo-conv4's model.toml."""
+    stems = [pack_manifest.tensor("stems", [1, 4, 2, -1], "the stems on axis 1")]
+    description = "Test 4-stem waveform separator: 33-tap convolutions per stem"
+    mix = [pack_manifest.tensor("mix", [1, 2, -1])]
+    extra = f"chunk = {CONV_CHUNK}\ncontext = {CONV_CONTEXT}\n"
+    return manifest(folder, "byo-conv4", description, ("waveform", "waveform"), extra, mix, stems)
+
+
+def convolution():
+    """byo-conv4: a grouped Conv (each channel through the four kernels), reshaped so the stems are on
+    axis 1."""
+    x = helper.make_tensor_value_info("mix", TensorProto.FLOAT, [1, 2, "samples"])
+    # Grouped: output channels 0-3 read the left input, 4-7 the right.
+    weights = np.concatenate([conv_kernels(), conv_kernels()])[:, None, ::-1].copy()
+    inits = [
+        numpy_helper.from_array(weights, "kernels"),
+        numpy_helper.from_array(np.array([1, 2, 4, -1], np.int64), "split"),
+    ]
+    half = TAPS // 2
+    nodes = [
+        helper.make_node("Conv", ["mix", "kernels"], ["conv"], group=2, pads=[half, half]),
+        helper.make_node("Reshape", ["conv", "split"], ["by_channel"]),
+        helper.make_node("Transpose", ["by_channel"], ["stems"], perm=[0, 2, 1, 3]),
+    ]
+    out = helper.make_tensor_value_info("stems", TensorProto.FLOAT, [1, 4, 2, "samples"])
+    graph = helper.make_graph(nodes, "byo_conv4", [x], [out], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="counterpart")
+    model.ir_version = 8
+    save(model, "byo-conv4", conv_manifest)
+    check_convolution(OUT / "byo-conv4" / "model.onnx")
+
+
+def check_convolution(path):
+    """Checks the saved graph against numpy's convolution on noise, so the kernels are what the
+    docstring says."""
+    import onnxruntime
+
+    rng = np.random.default_rng(7)
+    mix = rng.standard_normal((1, 2, 1000)).astype(np.float32)
+    (got,) = onnxruntime.InferenceSession(str(path)).run(None, {"mix": mix})
+    want = np.stack([[np.convolve(mix[0, c], k, mode="same") for c in range(2)] for k in conv_kernels()])
+    assert got.shape == (1, 4, 2, 1000), got.shape
+    assert np.abs(got[0] - want).max() < 1e-5, np.abs(got[0] - want).max()
+    assert np.abs(got[0].sum(axis=0) - mix[0]).max() < 1e-5
+
+
 def waveform():
     x = helper.make_tensor_value_info("mix", TensorProto.FLOAT, [1, 2, "samples"])
     outs, nodes, inits = [], [], []
@@ -120,3 +185,4 @@ def masks():
 if __name__ == "__main__":
     waveform()
     masks()
+    convolution()

@@ -165,8 +165,10 @@ pub struct SeparatorSpec {
     /// Bins the graph sees, from 0 (magnitude input; at most `n_fft / 2 + 1`); higher bins go to no stem.
     #[serde(default)]
     pub bins: Option<u32>,
-    /// Frames of context each side of the frames a call keeps (magnitude input): calls overlap by
-    /// twice this, so a convolutional graph never sees a chunk's edge where its output is used.
+    /// Frames (magnitude input) or samples (waveform input) of context each side of what a call
+    /// keeps: calls overlap by twice this, so a convolutional graph never sees a chunk's edge where
+    /// its output is used; waveform calls also crossfade over this many samples at each seam.
+    /// Default: none for a magnitude input, `chunk / 8` for a waveform one.
     #[serde(default)]
     pub context: Option<u32>,
     /// What the method is, in words, for the edit report (default: a bring-your-own pack).
@@ -187,10 +189,7 @@ impl SeparatorSpec {
             return Err("[separator] chunk must be positive".into());
         }
         match (self.input, self.output) {
-            (SeparatorInput::Waveform, SeparatorOutput::Waveform) if self.context.is_some() => {
-                Err("[separator] context applies to a magnitude input only".into())
-            }
-            (SeparatorInput::Waveform, SeparatorOutput::Waveform) => Ok(()),
+            (SeparatorInput::Waveform, SeparatorOutput::Waveform) => self.check_context("sample"),
             (SeparatorInput::Magnitude, SeparatorOutput::Mask | SeparatorOutput::Magnitude) => {
                 let (Some(n_fft), Some(hop), Some(bins)) = (self.n_fft, self.hop, self.bins) else {
                     return Err("[separator] a magnitude input needs n_fft, hop and bins".into());
@@ -198,17 +197,24 @@ impl SeparatorSpec {
                 if n_fft < 16 || n_fft % 2 != 0 || hop == 0 || hop > n_fft || bins == 0 || bins > n_fft / 2 + 1 {
                     return Err(format!("[separator] n_fft {n_fft}, hop {hop}, bins {bins} do not fit together"));
                 }
-                if let Some(context) = self.context
-                    && 2 * context as u64 >= self.chunk as u64
-                {
-                    return Err(format!(
-                        "[separator] context {context} leaves no frames of a {}-frame chunk to keep",
-                        self.chunk
-                    ));
-                }
-                Ok(())
+                self.check_context("frame")
             }
             (i, o) => Err(format!("[separator] a {i:?} input cannot give {o:?} outputs").to_lowercase()),
+        }
+    }
+
+    /// Samples of context either side of a waveform call: `context`, or `chunk / 8`.
+    pub fn waveform_context(&self) -> u32 {
+        self.context.unwrap_or(self.chunk / 8)
+    }
+
+    /// Checks that `context` leaves some of a chunk (of `unit`s) to keep.
+    fn check_context(&self, unit: &str) -> Result<(), String> {
+        match self.context {
+            Some(context) if 2 * context as u64 >= self.chunk as u64 => {
+                Err(format!("[separator] context {context} leaves no {unit}s of a {}-{unit} chunk to keep", self.chunk))
+            }
+            _ => Ok(()),
         }
     }
 }

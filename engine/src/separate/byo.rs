@@ -2,7 +2,9 @@
 //! section ([`SeparatorSpec`]) runs here without code, e.g. a 4-stem Open-Unmix or HTDemucs export.
 //!
 //! - `input = "waveform"`: the audio at the pack's rate in chunks of `chunk` samples
-//!   (`[1, channels, chunk]`, the last chunk zero padded); each stem comes back as samples.
+//!   (`[1, channels, chunk]`, zero padded outside the signal); each stem comes back as samples.
+//!   Calls overlap by `2 context` samples (default `chunk / 8`) and crossfade over `context`
+//!   samples centred on each seam, so an HTDemucs-style graph does not click at its chunk edges.
 //! - `input = "magnitude"`: an STFT (periodic Hann `n_fft`, `hop`, centred) in patches of `chunk`
 //!   frames (`[1, channels, chunk, bins]`); each stem comes back as a mask, or as magnitudes that
 //!   become ratio masks across the stems, applied to the complex spectrum and overlap-added.
@@ -94,28 +96,41 @@ impl ByoSeparator {
             .collect()
     }
 
-    /// Waveform in, waveform out, chunk by chunk.
+    /// Waveform in, waveform out, chunk by chunk. Each call sees `context` samples either side of
+    /// the `chunk - 2 context` it keeps (samples outside the signal are silent), and neighbouring
+    /// calls crossfade linearly over `context` samples centred on their seam, so each call's output is
+    /// used only at least `context / 2` from its edges and no seam clicks.
     fn run_waveform(&mut self, input: &StereoAudio) -> Result<Vec<StereoAudio>, String> {
         let (channels, chunk, len) = (self.spec.channels as usize, self.spec.chunk as usize, input.frames());
+        let context = self.spec.waveform_context() as usize;
+        let keep = chunk - 2 * context;
+        let half = context.min(keep) / 2;
         let mut stems = vec![stereo(input.sample_rate, len); self.spec.stems.len()];
         let mut data = vec![0.0f32; channels * chunk];
-        for start in (0..len).step_by(chunk) {
-            let n = chunk.min(len - start);
+        for start in (0..len).step_by(keep) {
+            let end = (start + keep).min(len);
             data.fill(0.0);
-            for i in 0..n {
-                let (l, r) = (input.left[start + i], input.right[start + i]);
+            for w in 0..chunk {
+                let Some(i) = (start + w).checked_sub(context).filter(|&i| i < len) else { continue };
+                let (l, r) = (input.left[i], input.right[i]);
                 if channels == 1 {
-                    data[i] = 0.5 * (l + r);
+                    data[w] = 0.5 * (l + r);
                 } else {
-                    data[i] = l;
-                    data[chunk + i] = r;
+                    data[w] = l;
+                    data[chunk + w] = r;
                 }
             }
             let outs = self.run(&[1, channels, chunk], &data)?;
-            for (stem, out) in stems.iter_mut().zip(&outs) {
-                let right = if channels == 1 { 0 } else { chunk };
-                stem.left[start..start + n].copy_from_slice(&out[..n]);
-                stem.right[start..start + n].copy_from_slice(&out[right..right + n]);
+            let from = if start == 0 { 0 } else { start - half };
+            let to = if end == len { len } else { end + half };
+            for i in from..to {
+                let weight = crossfade(i, start, end, len, half);
+                let w = i + context - start;
+                for (stem, out) in stems.iter_mut().zip(&outs) {
+                    let right = if channels == 1 { 0 } else { chunk };
+                    stem.left[i] += weight * out[w];
+                    stem.right[i] += weight * out[right + w];
+                }
             }
         }
         Ok(stems)
@@ -266,6 +281,18 @@ pub fn method_text(spec: &SeparatorSpec) -> Cow<'static, str> {
         Some(text) => text.clone().into(),
         None => "bring-your-own separator pack ([separator] in its model.toml)".into(),
     }
+}
+
+/// The weight at sample `i` of the call that keeps `start..end` of `len` samples: 1 inside, linear
+/// ramps over `2 half` samples centred on each seam with a neighbour, so neighbours' weights sum to 1.
+fn crossfade(i: usize, start: usize, end: usize, len: usize, half: usize) -> f32 {
+    if half == 0 {
+        return if (start..end).contains(&i) { 1.0 } else { 0.0 };
+    }
+    let width = 2.0 * half as f32;
+    let rise = if start == 0 { 1.0 } else { (i as f32 - start as f32 + half as f32 + 0.5) / width };
+    let fall = if end == len { 1.0 } else { (end as f32 - i as f32 + half as f32 - 0.5) / width };
+    rise.clamp(0.0, 1.0) * fall.clamp(0.0, 1.0)
 }
 
 /// Silence of `len` frames at `rate`.

@@ -45,6 +45,8 @@ pub struct StereoStream {
     decoded: usize,
     /// Whether the file has ended.
     ended: bool,
+    /// NaN or infinite samples read as silence so far.
+    non_finite: u64,
 }
 
 impl StereoStream {
@@ -84,6 +86,7 @@ impl StereoStream {
             buf: None,
             decoded: 0,
             ended: false,
+            non_finite: 0,
         })
     }
 
@@ -96,6 +99,11 @@ impl StereoStream {
     /// file delivers fewer).
     pub fn declared_frames(&self) -> Option<u64> {
         self.declared_frames
+    }
+
+    /// NaN or infinite samples (of the channels kept) read as silence so far.
+    pub fn non_finite_samples(&self) -> u64 {
+        self.non_finite
     }
 
     /// Appends up to `max` frames to `into` (which must have this stream's rate); returns how many
@@ -140,11 +148,17 @@ impl StereoStream {
             }
             let b = self.buf.as_mut().expect("set above");
             b.copy_interleaved_ref(decoded);
-            let clean = |v: f32| if v.is_finite() { v } else { 0.0 };
+            let mut non_finite = 0;
+            let mut clean = |v: f32| {
+                non_finite += u64::from(!v.is_finite());
+                if v.is_finite() { v } else { 0.0 }
+            };
             for frame in b.samples().chunks_exact(channels) {
-                self.left_over.left.push(clean(frame[0]));
-                self.left_over.right.push(clean(frame[channels.min(2) - 1]));
+                let left = clean(frame[0]);
+                self.left_over.left.push(left);
+                self.left_over.right.push(if channels == 1 { left } else { clean(frame[1]) });
             }
+            self.non_finite += non_finite;
             self.decoded += self.left_over.frames();
             if self.left_over.frames() > 0 {
                 return Ok(true);

@@ -371,6 +371,12 @@ pub fn run(
     if frames == 0 {
         return Err(format!("{}: no audio decoded", opts.input.display()));
     }
+    let non_finite = input.non_finite_samples();
+    let mut notices = Vec::new();
+    if non_finite > 0 {
+        notices.push(format!("{non_finite} NaN or infinite samples in {} were read as silence", opts.input.display()));
+        progress(&format!("notice: {}", notices[0]));
+    }
     let level = 10.0 * (input_energy / (2 * frames) as f64).log10();
     check_audible(level)?;
     check_found(edit.role, level, 10.0 * (part_energy / (2 * frames) as f64).log10(), notes)?;
@@ -410,7 +416,8 @@ pub fn run(
         "method": method,
         "model": model,
         "notes": notes,
-        "audio": { "path": opts.input, "sample_rate": rate, "seconds": seconds },
+        "audio": { "path": opts.input, "sample_rate": rate, "seconds": seconds, "non_finite_samples": non_finite },
+        "notices": notices,
         "segments": {
             "count": segments,
             "seconds": plan.seconds(rate),

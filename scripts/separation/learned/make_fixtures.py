@@ -6,9 +6,10 @@
   here in torch/numpy (centred periodic-Hann STFT, calls of `chunk` frames keeping the middle
   `chunk - 2 context`, masks on the complex spectrum, inverse STFT): per stem and channel the RMS
   and excerpts across the seams between calls. A small chunk (128) makes 2 s cross three seams.
-- `heldout_mix.flac`, `heldout_drums.flac`: the first 8 s of the first held-out mix exactly as
-  scripts/separation/evaluate.py renders it (fluidsynth + FluidR3_GM, peak 0.9), downmixed to mono
-  and resampled to 22.05 kHz (16-bit, small enough to commit), and its drum stem at the same scale.
+- `heldout_mix.flac`, `heldout_drums.flac`, `heldout_bass.flac`: the first 8 s of the first held-out
+  mix exactly as scripts/separation/evaluate.py renders it (fluidsynth + FluidR3_GM, peak 0.9),
+  downmixed to mono and resampled to 22.05 kHz (16-bit, small enough to commit), and its drum and
+  bass stems at the same scale.
 
     .venv/bin/python scripts/separation/learned/make_fixtures.py
 """
@@ -83,7 +84,7 @@ def heldout_mix(seconds=8.0):
     mix = bass + piano + strings + drums
     scale = 0.9 / max(1e-9, np.abs(mix).max())
     n = int(seconds * evaluate.RATE)
-    for stem, audio in [("mix", mix), ("drums", drums)]:
+    for stem, audio in [("mix", mix), ("drums", drums), ("bass", bass)]:
         mono = resample_poly((audio[:n] * scale).mean(axis=1), net.RATE, evaluate.RATE)
         sf.write(str(OUT / f"heldout_{stem}.flac"), mono.astype(np.float32), net.RATE, subtype="PCM_16")
     print(f"held-out mix: {name}, {seconds:.0f} s")
@@ -115,7 +116,7 @@ def main():
         }
     (OUT / "reference.json").write_text(json.dumps(reference) + "\n")
     heldout_mix()
-    print(f"{OUT}: clip.flac, reference.json ({', '.join(stems)}), heldout_mix.flac, heldout_drums.flac")
+    print(f"{OUT}: clip.flac, reference.json ({', '.join(stems)}), heldout_mix.flac, heldout_drums.flac, heldout_bass.flac")
 
 
 if __name__ == "__main__":
