@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use counterpart_engine::analysis::tempo::Meter;
-use counterpart_engine::arrange::{Chord, FillRequest, KeySig, Sampler};
+use counterpart_engine::arrange::{Attributes, Chord, FillRequest, KeySig, Sampler};
 use counterpart_engine::generate::{Arranger, SongInput, StemOverrides, StemRequest};
 use counterpart_engine::packs::{PackRegistry, TaskKind, default_search_dirs};
 use counterpart_engine::render::Renderer;
@@ -104,6 +104,7 @@ fn request(f: &Fixture, seed: u64) -> FillRequest {
         register: None,
         seed,
         vary: None,
+        attributes: Attributes::default(),
     }
 }
 

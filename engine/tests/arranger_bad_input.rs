@@ -9,9 +9,12 @@ mod common;
 
 use std::time::Instant;
 
+use counterpart_engine::analysis::chords::ChordLabel;
 use counterpart_engine::analysis::tempo::Meter;
-use counterpart_engine::arrange::Sampler;
-use counterpart_engine::generate::{Arrangement, SongInput, StemRequest, arrange_song};
+use counterpart_engine::arrange::{Chord, Sampler};
+use counterpart_engine::generate::{
+    Arrangement, SongInput, StemOverrides, StemRequest, arrange_song, arrange_song_with, harmonic_fit,
+};
 use counterpart_engine::packs::{PackRegistry, TaskKind};
 use counterpart_engine::plan::Role;
 use counterpart_engine::runtime::SessionSettings;
@@ -101,22 +104,50 @@ fn says(messages: &[String], words: &[&str]) -> bool {
     messages.iter().any(|m| words.iter().all(|w| m.to_lowercase().contains(w)))
 }
 
+/// An empty context with no length is refused in words. Ten seconds of digital silence through
+/// the real transcriber hear nothing, yet have bars at the given tempo: drums are written over all
+/// of them, a bass line is refused unless chords are given, and then it sounds their tones.
 #[test]
-fn empty_and_silent_contexts_are_refused_in_words() {
+fn empty_contexts_are_refused_and_silent_ones_get_drums_or_follow_given_chords() {
     let Some(mut registry) = registry() else { return };
     let (result, _) = run(&mut registry, &SongInput::default(), "add a bass line");
     let e = result.expect_err("nothing to write against");
     assert!(e.contains("no notes were heard"), "{e}");
 
-    // Ten seconds of digital silence through the real transcriber: nothing heard, same message.
     let pack = registry.find(TaskKind::Transcriber).unwrap().name().to_string();
     let session = &mut registry.session(&pack, transcribe::MODEL_KEY).unwrap().session;
     let t = transcribe::transcribe_samples(session, &vec![0.0; 10 * 22_050], &TranscribeOptions::default()).unwrap();
+    assert!(t.notes.is_empty(), "silence is heard as silence");
     let input = SongInput { heard: t.notes, duration: t.duration, tempo: Some(BPM), ..SongInput::default() };
+    let bars = (t.duration / (4.0 * 60.0 / BPM)).ceil() as usize;
+
     let (result, _) = run(&mut registry, &input, "add a bass line");
-    let e = result.expect_err("silence has nothing to write against");
-    assert!(e.contains("silent") && e.contains("no notes"), "{e}");
-    println!("silent: {e}");
+    let e = result.expect_err("a bass line needs chords over silence");
+    assert!(e.contains("silent") && e.contains("chords"), "{e}");
+    println!("silent, bass: {e}");
+
+    let (result, heard_drums) = run(&mut registry, &input, "add drums");
+    let a = result.expect("drums over silence");
+    assert_eq!((a.role, a.bars), (Role::Drums, [1, bars]), "drums over every bar of the silence");
+    assert!(says(&heard_drums, &["no notes were heard", "drums"]), "{heard_drums:?}");
+    let last_bar = (bars - 1) as f64 * a.bar_beats;
+    assert!(a.takes[0].notes.iter().any(|n| n.start >= last_bar), "drums reach the last bar");
+
+    // G major, E minor, C major, D major, one per bar.
+    let chords: Vec<Chord> =
+        [(7, ""), (4, "m"), (0, ""), (2, "")].map(|(root, quality)| Chord { root, quality }).into();
+    let overrides = StemOverrides { chords: chords.clone(), ..StemOverrides::default() };
+    let request = StemRequest { prompt: "add a bass line".into(), takes: 1, seed: 1, ..StemRequest::default() };
+    let a = arrange_song_with(&mut registry, &input, &request, &overrides, |_| {}).expect("bass over given chords");
+    assert_eq!((a.role, a.bars), (Role::Bass, [1, bars]));
+    assert_sensible(&registry, &a, "silent context, chords given");
+    let labels: Vec<Option<ChordLabel>> = a.beat_chords.iter().map(|c| c.map(|c| c.label())).collect();
+    let fit = harmonic_fit(&a.takes[0].notes, &labels);
+    println!("silent context, chords given: bass fits them at {fit:.2}");
+    assert!(fit >= 0.6, "the bass follows the given chords ({fit:.2})");
+    for (bar, chord) in a.chords.iter().enumerate().take(bars) {
+        assert_eq!(*chord, Some(chords[bar % chords.len()]), "bar {bar} uses the given chord");
+    }
 }
 
 #[test]

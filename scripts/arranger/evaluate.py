@@ -20,6 +20,11 @@ Metrics, per held-out voice:
              Denominator: the notes with a chord label at their onset.
   onset H    rhythmic variety: entropy (bits) of the onset positions within the bar (8 eighth
              positions, histogram pooled over all notes of the line; 0-3 bits).
+  mean pitch mean MIDI pitch of the line's sounding steps (register).
+Attribute controls (rows "model, ..."): the filled voice's density / register attribute is set
+from the true voice's (notes per bar x0.5 or x1.5, mean pitch -+6 semitones), all other attributes
+unknown, with the same register mask; "model (Gibbs)" leaves every attribute unknown. Its NLL is
+with all attributes unknown; "model, true attributes" NLL is given the true voice's two buckets.
 Baselines: random in-key (a random scale tone in the voice's register on every beat) and the chord
 root on every beat (in register). Prints a markdown table (copy it into RESULTS.md).
 
@@ -38,6 +43,7 @@ import train as TR
 
 HERE = pathlib.Path(__file__).resolve().parent
 PACK = HERE.parents[1] / "models" / "arranger-chorale"
+REG_STEP = 6  # semitones the register controls ask below / above the true voice's mean pitch
 SCALES = {0: (0, 2, 4, 5, 7, 9, 11), 1: (0, 2, 3, 5, 7, 8, 10, 11)}  # major; minor with both 7ths
 
 
@@ -71,9 +77,10 @@ class Model:
         self.sess = ort.InferenceSession(str(PACK / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         self.calls, self.seconds = 0, 0.0
 
-    def __call__(self, cls, mask, cond):
+    def __call__(self, cls, mask, cond, attr):
         t = time.perf_counter()
-        out = self.sess.run(["logits"], {"roll": M.one_hot(cls, mask), "mask": mask, "cond": cond})[0]
+        feeds = {"roll": M.one_hot(cls, mask), "mask": mask, "cond": cond, "attr": attr}
+        out = self.sess.run(["logits"], feeds)[0]
         self.seconds += time.perf_counter() - t
         self.calls += 1
         return out
@@ -86,7 +93,19 @@ def allowed_classes(lo, hi):
     return ok
 
 
-def gibbs(model, cls, target, cond, allowed, rng, cfg):
+def voice_attr(v, notes_per_bar=None, mean_pitch=None):
+    """attr [V, A]: the asked density (notes per bar) and register (mean MIDI pitch) for voice v,
+    every other attribute unknown (what engine/src/arrange/attrs.rs sends)."""
+    dens = np.full(M.VOICES, -1)
+    reg = np.full(M.VOICES, -1)
+    if notes_per_bar is not None:
+        dens[v] = np.digitize(notes_per_bar, M.DENS_EDGES)
+    if mean_pitch is not None:
+        reg[v] = int(np.clip((mean_pitch - M.REG_LO) // M.REG_WIDTH, 0, M.N_REG - 1))
+    return M.attr_onehot(dens, reg)
+
+
+def gibbs(model, cls, target, cond, attr, allowed, rng, cfg):
     """Coconet's annealed blocked Gibbs: sample every target cell independently, then repeatedly
     re-mask a shrinking random share of them and resample from the model. The Rust sampler
     (engine/src/arrange/) runs the same schedule."""
@@ -94,7 +113,7 @@ def gibbs(model, cls, target, cond, allowed, rng, cfg):
     n, pmax, pmin, share, temp = (cfg[k] for k in ("iterations", "mask_max", "mask_min", "anneal_share", "temperature"))
 
     def resample(mask):
-        logits = model(cls[None], mask[None].astype(np.float32), cond[None])[0] / temp
+        logits = model(cls[None], mask[None].astype(np.float32), cond[None], attr[None])[0] / temp
         logits = np.where(allowed[:, None, :], logits, -1e9)
         pr = np.exp(logits - logits.max(-1, keepdims=True))
         pr /= pr.sum(-1, keepdims=True)
@@ -113,13 +132,13 @@ def gibbs(model, cls, target, cond, allowed, rng, cfg):
     return cls
 
 
-def chain_nll(model, cls, v, cond):
+def chain_nll(model, cls, v, cond, attr):
     """-log p of voice v's steps in order, each given the other voices and the earlier steps (one
     batched call of T masked copies)."""
     mask = np.zeros((M.T, M.VOICES, M.T), np.float32)
     for t in range(M.T):
         mask[t, v, t:] = 1
-    logits = model(np.repeat(cls[None], M.T, 0), mask, np.repeat(cond[None], M.T, 0))
+    logits = model(np.repeat(cls[None], M.T, 0), mask, np.repeat(cond[None], M.T, 0), np.repeat(attr[None], M.T, 0))
     lp = logits[np.arange(M.T), v, np.arange(M.T)]
     lp = lp - np.log(np.exp(lp - lp.max(-1, keepdims=True)).sum(-1, keepdims=True)) - lp.max(-1, keepdims=True)
     return -lp[np.arange(M.T), cls[v]]
@@ -208,7 +227,7 @@ def passing_counts(notes, root, qual):
 
 def line_stats(line, root, qual, phase0):
     """(fit numerator, fit denominator, per-bar distinct pitches, per-bar notes, per-bar durations, intervals,
-    non-root steps, passing notes, labelled notes, onset positions in the bar)."""
+    non-root steps, passing notes, labelled notes, onset positions in the bar, sounding MIDI pitches)."""
     hit = tot = non_root = 0
     for t, c in enumerate(line):
         if c == M.REST or root[t] < 0:
@@ -226,7 +245,8 @@ def line_stats(line, root, qual, phase0):
     counts = [len(b) for b in bars.values()]
     durs = [len({d for d, _ in b}) for b in bars.values()]
     ivs = [int(np.clip(notes[i][2] - notes[i - 1][2], -12, 12)) for i in range(1, len(notes))]
-    return hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets
+    sounding = [int(c) + M.PITCH_LO for c in line if c != M.REST]
+    return hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets, sounding
 
 
 def entropy_bits(positions):
@@ -273,10 +293,10 @@ def main():
         allowed[v] = allowed_classes(lo, hi)
         tri = Trigram(train, v)
         acc = {}
-        nll_model, nll_tri = [], []
+        nll_model, nll_attr, nll_tri = [], [], []
 
         def add(name, line, root, qual, phase0):
-            a = acc.setdefault(name, [0, 0, [], [], [], [], 0, 0, 0, []])
+            a = acc.setdefault(name, [0, 0, [], [], [], [], 0, 0, 0, [], []])
             for k, x in enumerate(line_stats(line, root, qual, phase0)):
                 a[k] += x
 
@@ -287,34 +307,51 @@ def main():
                 n_windows += 1
                 cls, root, qual, cond = window_inputs(p, s)
                 phase0 = (p["phase"] + s) % M.STEPS_PER_BAR
-                nll_model.append(chain_nll(model, cls, v, cond))
+                unknown = voice_attr(v)
+                true_npb = np.mean(line_stats(cls[v], root, qual, phase0)[3])
+                true_mean = float(np.mean([c + M.PITCH_LO for c in cls[v] if c != M.REST]))
+                nll_model.append(chain_nll(model, cls, v, cond, unknown))
+                nll_attr.append(chain_nll(model, cls, v, cond, voice_attr(v, true_npb, true_mean)))
                 nll_tri.append(tri.nll(cls[v]))
                 add("true voice", cls[v], root, qual, phase0)
                 target = np.zeros((M.VOICES, M.T), bool)
                 target[v] = True
                 for _ in range(args.seeds):
                     t0 = time.perf_counter()
-                    out = gibbs(model, cls, target, cond, allowed, rng, cfg["gibbs"])
+                    out = gibbs(model, cls, target, cond, unknown, allowed, rng, cfg["gibbs"])
                     gibbs_ms.append(1000 * (time.perf_counter() - t0))
                     add("model (Gibbs)", out[v], root, qual, phase0)
+                # Attribute controls, asked relative to the true voice, register mask unchanged.
+                controls = {
+                    "model, true attributes": voice_attr(v, true_npb, true_mean),
+                    "model, sparser (x0.5 notes/bar)": voice_attr(v, 0.5 * true_npb),
+                    "model, busier (x1.5 notes/bar)": voice_attr(v, 1.5 * true_npb),
+                    f"model, lower (-{REG_STEP} semitones)": voice_attr(v, mean_pitch=true_mean - REG_STEP),
+                    f"model, higher (+{REG_STEP} semitones)": voice_attr(v, mean_pitch=true_mean + REG_STEP),
+                }
+                for name, attr in controls.items():
+                    out = gibbs(model, cls, target, cond, attr, allowed, rng, cfg["gibbs"])
+                    add(name, out[v], root, qual, phase0)
                 for kind in ("random in-key", "root every beat"):
                     add(kind, baseline_line(kind, root, p["key"], lo, hi, rng), root, qual, phase0)
         true_iv = np.bincount(np.array(acc["true voice"][5]) + 12, minlength=25) / max(1, len(acc["true voice"][5]))
-        for name, (hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets) in acc.items():
+        for name, (hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets, sounding) in acc.items():
             h = np.bincount(np.array(ivs, int) + 12, minlength=25) / max(1, len(ivs))
             nll = ""
             if name == "model (Gibbs)":
                 nll = f"{np.concatenate(nll_model).mean():.3f}"
+            if name == "model, true attributes":
+                nll = f"{np.concatenate(nll_attr).mean():.3f}"
             rows.append((vname, name, nll, hit / max(tot, 1), np.mean(pitches), 0.5 * np.abs(h - true_iv).sum(),
                          np.mean(counts), np.mean(durs), non_root / max(tot, 1), passing / max(labelled, 1),
-                         entropy_bits(onsets)))
+                         entropy_bits(onsets), np.mean(sounding)))
             if name == "random in-key":
-                rows.append((vname, "trigram (intervals)", f"{np.concatenate(nll_tri).mean():.3f}", *[None] * 8))
+                rows.append((vname, "trigram (intervals)", f"{np.concatenate(nll_tri).mean():.3f}", *[None] * 9))
         print(f"{vname}: {n_windows} {args.split} windows of {M.T} steps")
     print()
     print("| voice | line | NLL (nats/step) | harmonic fit | pitches/bar | interval TVD vs true | notes/bar | durations/bar"
-          " | non-root share | passing-note share | onset entropy (bits) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          " | non-root share | passing-note share | onset entropy (bits) | mean pitch (MIDI) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [r[0], r[1], r[2] or "-"] + ["-" if x is None else f"{x:.3f}" for x in r[3:]]
         print("| " + " | ".join(cells) + " |")

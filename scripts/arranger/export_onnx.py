@@ -23,7 +23,7 @@ import pack_manifest  # noqa: E402
 
 PARAMS = ROOT / "target" / "arranger" / "params.npz"
 PACK = ROOT / "models" / "arranger-chorale"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 NAMES = ["soprano", "alto", "tenor", "bass"]
 
 
@@ -42,7 +42,11 @@ def build(p):
         helper.make_node("Transpose", ["mask"], ["mask_t"], perm=[0, 2, 1]),
         helper.make_node("Concat", ["roll_f", "mask_t", "cond"], ["x"], axis=-1),
         helper.make_node("MatMul", ["x", const("w_in", p["w_in"])], ["x1"]),
-        helper.make_node("Add", ["x1", const("b_in", p["b_in"])], ["x2"]),
+        helper.make_node("Reshape", ["attr", const("shape_attr", np.array([0, V * M.A], np.int64))], ["attr_f"]),
+        helper.make_node("MatMul", ["attr_f", const("w_attr", p["w_attr"])], ["attr_h"]),
+        helper.make_node("Unsqueeze", ["attr_h", const("axis_t", np.array([1], np.int64))], ["attr_b"]),
+        helper.make_node("Add", ["x1", "attr_b"], ["x1a"]),
+        helper.make_node("Add", ["x1a", const("b_in", p["b_in"])], ["x2"]),
         helper.make_node("Relu", ["x2"], ["x3"]),
         helper.make_node("Transpose", ["x3"], ["h0"], perm=[0, 2, 1]),  # [B, H, T]
     ]
@@ -78,6 +82,7 @@ def build(p):
             helper.make_tensor_value_info("roll", f32, ["batch", V, T, K]),
             helper.make_tensor_value_info("mask", f32, ["batch", V, T]),
             helper.make_tensor_value_info("cond", f32, ["batch", T, M.C]),
+            helper.make_tensor_value_info("attr", f32, ["batch", V, M.A]),
         ],
         [helper.make_tensor_value_info("logits", f32, ["batch", V, T, K])],
         inits,
@@ -104,7 +109,7 @@ name = "arranger-chorale"
 version = "{VERSION}"
 task = "arranger"
 license = "MIT"
-description = "Four-voice any-subset inpainting (Coconet-style) trained on Bach chorales: fill a voice, regenerate bars"
+description = "Four-voice any-subset inpainting (Coconet-style) trained on Bach chorales, with per-voice density and register controls: fill a voice, regenerate bars"
 
 [provenance]
 data = "music21 10.5.1 corpus, Bach chorales (four-part, 4/4; public domain); split in scripts/arranger/split.json"
@@ -112,6 +117,7 @@ training = "scripts/arranger/prepare_data.py, train.py, export_onnx.py (own weig
 train_seconds = "{log['total_seconds']}"
 final_train_nll = "{log['train_nll'][-1]}"
 final_valid_nll = "{log['valid_nll'][-1]}"
+final_valid_nll_with_attributes = "{log['valid_nll_attr'][-1]}"
 parameters = "{parameters}"
 
 """
@@ -124,6 +130,11 @@ parameters = "{parameters}"
         pack_manifest.tensor("mask", [-1, M.VOICES, M.T], "1 where the cell is to be predicted"),
         pack_manifest.tensor(
             "cond", [-1, M.T, M.C], "per-step chord, key and bar phase features (layout in arranger.json)"
+        ),
+        pack_manifest.tensor(
+            "attr",
+            [-1, M.VOICES, M.A],
+            "per-voice one-hot note density and register buckets, last class of each = unknown (arranger.json)",
         ),
     ]
     outputs = [pack_manifest.tensor("logits", [-1, M.VOICES, M.T, M.K], "pitch-class logits per (voice, step)")]
@@ -144,9 +155,10 @@ def main():
     mask = (rng.random((2, M.VOICES, M.T)) < 0.4).astype(np.float32)
     roll = M.one_hot(cls, mask)
     cond = rng.random((2, M.T, M.C)).astype(np.float32)
-    ref = M.forward(p, roll, mask, cond)
+    attr = M.attr_onehot(rng.integers(-1, M.N_DENS, (2, M.VOICES)), rng.integers(-1, M.N_REG, (2, M.VOICES)))
+    ref = M.forward(p, roll, mask, cond, attr)
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = sess.run(["logits"], {"roll": roll, "mask": mask, "cond": cond})[0]
+    got = sess.run(["logits"], {"roll": roll, "mask": mask, "cond": cond, "attr": attr})[0]
     err = float(np.abs(ref - got).max())
     print(f"onnx vs numpy max abs diff {err:.2e}")
     assert err < 1e-3
@@ -167,6 +179,14 @@ def main():
             "key_tonic": [33, 45],
             "key_minor": [45, 46],
             "bar_phase": [46, 54],
+        },
+        "attr_channels": M.A,
+        "attr_layout": {
+            "density": [0, M.N_DENS + 1],
+            "density_edges": M.DENS_EDGES,
+            "register": [M.N_DENS + 1, M.A],
+            "register_low": M.REG_LO,
+            "register_width": M.REG_WIDTH,
         },
         "qualities": [{"suffix": n, "intervals": list(iv)} for n, iv in zip(M.QUAL_NAMES, M.QUAL_INTERVALS)],
         "voices": [{"name": n, "low": lo, "high": hi} for n, (lo, hi) in zip(NAMES, registers())],

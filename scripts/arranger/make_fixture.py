@@ -69,7 +69,7 @@ def main():
         h, t, *_ = E.line_stats(line, root[w0 : w0 + M.T], qual[w0 : w0 + M.T], 0)
         return h / t
 
-    fills = [fit(E.gibbs(model, win, target, cond, allowed, rng, cfg)[3]) for _ in range(8)]
+    fills = [fit(E.gibbs(model, win, target, cond, E.voice_attr(3), allowed, rng, cfg)[3]) for _ in range(8)]
     rand = [fit(E.baseline_line("random in-key", root[w0 : w0 + M.T], p["key"], lo, hi, rng)) for _ in range(50)]
     print(f"harmonic fit over bars {FILL}: true bass {fit(win[3]):.3f}; Gibbs fills min {min(fills):.3f} "
           f"mean {np.mean(fills):.3f}; random in-key mean {np.mean(rand):.3f} max {max(rand):.3f}")

@@ -10,6 +10,7 @@ Tensors (batch B, voices V=4, steps T, pitch classes K = N_PITCH + 1, the last o
   roll   f32 [B, V, T, K]  one-hot of known cells, all zero where masked
   mask   f32 [B, V, T]     1 where the cell is unknown (to be predicted)
   cond   f32 [B, T, C]     conditioning features, see cond_features()
+  attr   f32 [B, V, A]     per-voice attribute controls (MuseCoco-style), see attr_onehot()
   logits f32 [B, V, T, K]  unnormalised log-probabilities for every cell
 """
 
@@ -28,6 +29,14 @@ N_QUAL = 8
 C = 12 + 12 + N_QUAL + 1 + 12 + 1 + STEPS_PER_BAR
 QUAL_INTERVALS = [(0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 4, 7, 11), (0, 3, 7, 10), (0, 3, 6), (0, 4, 8), (0, 5, 7)]
 QUAL_NAMES = ["", "m", "7", "maj7", "m7", "dim", "aug", "sus4"]
+
+# Per-voice attributes of the window, each a one-hot with a last "unknown" class (dropped out in
+# training, so a caller may leave any of them open): note density = notes (onsets) per bar, and
+# register = mean MIDI pitch of the sounding steps.
+DENS_EDGES = [1.5, 2.5, 3.5, 4.5, 5.5]  # notes per bar -> buckets 0..5
+N_DENS = len(DENS_EDGES) + 1
+REG_LO, REG_WIDTH, N_REG = 30, 4, 14  # mean pitch -> (mean - 30) // 4, clipped to 0..13
+A = (N_DENS + 1) + (N_REG + 1)
 
 HIDDEN = 128
 DILATIONS = [1, 2, 4, 8, 16, 1, 2, 4]
@@ -63,12 +72,38 @@ def one_hot(classes, mask):
     return oh * (1 - mask[..., None])
 
 
+def voice_attrs(cls, valid):
+    """Density and register buckets of every voice: cls [..., V, T] classes, valid [..., V, T] ->
+    (dens, reg) ints [..., V]; reg is -1 (unknown) for a voice that never sounds."""
+    sounding = (cls != REST) & (valid > 0)
+    prev = np.concatenate([np.full(cls.shape[:-1] + (1,), REST), cls[..., :-1]], axis=-1)
+    onsets = (sounding & (cls != prev)).sum(-1)
+    bars = np.maximum((valid > 0).sum(-1) / STEPS_PER_BAR, 1e-9)
+    dens = np.digitize(onsets / bars, DENS_EDGES)
+    n = sounding.sum(-1)
+    mean = np.where(sounding, cls + PITCH_LO, 0).sum(-1) / np.maximum(n, 1)
+    reg = np.where(n > 0, np.clip((mean - REG_LO) // REG_WIDTH, 0, N_REG - 1), -1).astype(np.int64)
+    return dens.astype(np.int64), reg
+
+
+def attr_onehot(dens, reg):
+    """dens, reg ints [..., V] (-1 = unknown) -> attr [..., V, A]."""
+    dens, reg = np.asarray(dens), np.asarray(reg)
+    f = np.zeros(dens.shape + (A,), np.float32)
+    d = np.where(dens >= 0, dens, N_DENS)
+    r = np.where(reg >= 0, reg, N_REG)
+    np.put_along_axis(f, d[..., None], 1.0, axis=-1)
+    np.put_along_axis(f, (N_DENS + 1 + r)[..., None], 1.0, axis=-1)
+    return f
+
+
 def init_params(rng):
     """He-initialised weights; residual branches scaled down so the stack starts near identity."""
     cin = VOICES * K + VOICES + C
     p = {}
     p["w_in"] = rng.normal(0, np.sqrt(2 / cin), (cin, HIDDEN)).astype(np.float32)
     p["b_in"] = np.zeros(HIDDEN, np.float32)
+    p["w_attr"] = rng.normal(0, np.sqrt(2 / (VOICES * A)), (VOICES * A, HIDDEN)).astype(np.float32)
     for i, _ in enumerate(DILATIONS):
         p[f"w{i}"] = rng.normal(0, np.sqrt(2 / (KERNEL * HIDDEN)) / np.sqrt(len(DILATIONS)), (KERNEL, HIDDEN, HIDDEN)).astype(np.float32)
         p[f"b{i}"] = np.zeros(HIDDEN, np.float32)
@@ -77,14 +112,16 @@ def init_params(rng):
     return p
 
 
-def forward(p, roll, mask, cond, xp=np):
+def forward(p, roll, mask, cond, attr, xp=np):
     """Reference forward pass; xp is numpy or jax.numpy (convolutions written as shifted matmuls
-    so the same code runs in both)."""
+    so the same code runs in both). The attributes are constant over the window, so they enter as
+    a per-window bias of the input projection."""
     B, V, T_, K_ = roll.shape
     x = xp.concatenate(
         [xp.transpose(roll, (0, 2, 1, 3)).reshape(B, T_, V * K_), xp.transpose(mask, (0, 2, 1)), cond], axis=-1
     )
-    h = xp.maximum(x @ p["w_in"] + p["b_in"], 0)
+    a = attr.reshape(B, -1) @ p["w_attr"]
+    h = xp.maximum(x @ p["w_in"] + p["b_in"] + a[:, None, :], 0)
     for i, d in enumerate(DILATIONS):
         a = xp.maximum(h, 0)
         pad = xp.pad(a, ((0, 0), (d, d), (0, 0)))

@@ -98,8 +98,20 @@ def random_masks(rng, B, T_):
     return mask
 
 
+ATTR_DROP = 0.3  # chance that each attribute of each voice is given as unknown
+
+
+def attr_batch(rng, cls, valid, drop=ATTR_DROP):
+    """The true per-voice attributes of the windows, each dropped to unknown with chance drop."""
+    dens, reg = M.voice_attrs(cls, valid)
+    if drop > 0:
+        dens = np.where(rng.random(dens.shape) < drop, -1, dens)
+        reg = np.where(rng.random(reg.shape) < drop, -1, reg)
+    return M.attr_onehot(dens, reg)
+
+
 def make_batch(rng, pieces, B, augment=True, masks=None):
-    """Random windows: (roll, mask, cond, target classes, valid [B, V, T])."""
+    """Random windows: (roll, mask, cond, attr, target classes, valid [B, V, T])."""
     T_ = M.T
     lens = np.array([p["midi"].shape[1] for p in pieces], np.float64)
     idx = rng.choice(len(pieces), B, p=lens / lens.sum())
@@ -132,7 +144,8 @@ def make_batch(rng, pieces, B, augment=True, masks=None):
     mask = random_masks(rng, B, T_) if masks is None else masks
     roll = M.one_hot(cls, mask)
     cond = cond_batch(root, qual, tonic, minor, phase)
-    return roll, mask, cond, cls, valid
+    attr = attr_batch(rng, cls, valid) if augment else M.attr_onehot(*(np.full((B, M.VOICES), -1),) * 2)
+    return roll, mask, cond, attr, cls, valid
 
 
 def main():
@@ -152,8 +165,8 @@ def main():
     params = {k: jnp.asarray(v) for k, v in M.init_params(rng).items()}
     print(f"train {len(train)} pieces, valid {len(valid)}; params {M.n_params(params)}")
 
-    def loss_fn(p, roll, mask, cond, cls, valid):
-        logits = M.forward(p, roll, mask, cond, xp=jnp)
+    def loss_fn(p, roll, mask, cond, attr, cls, valid):
+        logits = M.forward(p, roll, mask, cond, attr, xp=jnp)
         logp = jax.nn.log_softmax(logits, axis=-1)
         nll = -jnp.take_along_axis(logp, cls[..., None], axis=-1)[..., 0]
         w = mask * valid
@@ -174,8 +187,10 @@ def main():
     # A fixed validation set: the same windows and masks every time, no augmentation.
     vrng = np.random.default_rng(1234)
     vbatches = [make_batch(vrng, valid, 64, augment=False) for _ in range(8)]
+    # The same windows with the true attributes given: how much the controls tell the model.
+    vbatches_attr = [b[:3] + (M.attr_onehot(*M.voice_attrs(b[4], b[5])),) + b[4:] for b in vbatches]
 
-    log = {"steps": [], "train_nll": [], "valid_nll": [], "seconds": []}
+    log = {"steps": [], "train_nll": [], "valid_nll": [], "valid_nll_attr": [], "seconds": []}
     t0 = time.time()
     run = []
     for it in range(1, args.steps + 1):
@@ -184,14 +199,16 @@ def main():
         run.append(float(l))
         if it % args.eval_every == 0 or it == args.steps:
             v = float(np.mean([float(eval_loss(params, *b)) for b in vbatches]))
+            va = float(np.mean([float(eval_loss(params, *b)) for b in vbatches_attr]))
             tr = float(np.mean(run))
             run = []
             el = time.time() - t0
             log["steps"].append(it)
             log["train_nll"].append(round(tr, 4))
             log["valid_nll"].append(round(v, 4))
+            log["valid_nll_attr"].append(round(va, 4))
             log["seconds"].append(round(el, 1))
-            print(f"step {it:5d}  train {tr:.4f}  valid {v:.4f}  ({el:.0f} s)", flush=True)
+            print(f"step {it:5d}  train {tr:.4f}  valid {v:.4f}  valid+attr {va:.4f}  ({el:.0f} s)", flush=True)
     PARAMS.parent.mkdir(parents=True, exist_ok=True)
     np.savez(PARAMS, **{k: np.asarray(v) for k, v in params.items()})
     log["total_seconds"] = round(time.time() - t0, 1)

@@ -12,7 +12,15 @@
 //!   beat (labels of `prepare_data.py`, from the full four-voice score; what `evaluate.py` uses);
 //! - fit (analysed): the engine's `harmonic_fit` against the chords the analysis heard in the
 //!   three rendered voices, one per beat (what the model is given and the job reports per take);
-//! - notes per bar and distinct pitches per bar over the bars written.
+//! - notes per bar and distinct pitches per bar over the bars written;
+//! - musical interest ([`interest`], as `evaluate.py`, against the score's chords): distinct note
+//!   lengths per bar, non-root share of note time, passing-note share, total variation distance of
+//!   the interval histogram from the true voice's, entropy of the onset positions in the bar.
+//!
+//! Besides the random in-key line, a "root every beat" line (the analysed chord's root on every
+//! beat, in the voice's register) shows what fits every chord and still fails the interest figures.
+
+mod interest;
 
 use std::path::Path;
 use std::process::Command;
@@ -28,6 +36,7 @@ use counterpart_engine::render::Renderer;
 use counterpart_engine::runtime::SessionSettings;
 use counterpart_engine::stem::Note;
 use counterpart_engine::transcribe::{self, TranscribeOptions};
+use interest::Counts;
 
 /// Tempo the context is rendered at (and given to the job, as a host would).
 const BPM: f64 = 90.0;
@@ -40,8 +49,15 @@ const RATE: u32 = 22_050;
 /// The voices removed and regenerated, with the prompt that asks for them.
 const TARGETS: [(usize, &str, &str); 2] = [(3, "bass", "add a bass line"), (1, "alto", "add a counter-melody")];
 /// The lines scored, in the order of the table.
-const LINES: [&str; 4] =
-    ["generated (from audio)", "generated, told the score's chord per bar", "true voice", "random in-key"];
+const LINES: [&str; 5] = [
+    "generated (from audio)",
+    "generated, told the score's chord per bar",
+    "true voice",
+    "random in-key",
+    "root every beat",
+];
+/// Index of the true voice in [`LINES`] (the interval histograms are compared with it).
+const TRUE_LINE: usize = 2;
 /// Scale degrees of major and (harmonic + natural) minor keys, for the random baseline.
 const SCALES: [&[u8]; 2] = [&[0, 2, 4, 5, 7, 9, 11], &[0, 2, 3, 5, 7, 8, 10, 11]];
 
@@ -80,6 +96,8 @@ struct Scores {
     fit_analysed: f64,
     notes_per_bar: f64,
     pitches_per_bar: f64,
+    /// Interest counts, summed (not weighted) over takes and pieces.
+    counts: Counts,
 }
 
 impl Scores {
@@ -88,6 +106,7 @@ impl Scores {
         self.fit_analysed += o.fit_analysed * weight;
         self.notes_per_bar += o.notes_per_bar * weight;
         self.pitches_per_bar += o.pitches_per_bar * weight;
+        self.counts.add(&o.counts);
     }
 }
 
@@ -119,11 +138,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 
     println!("fit: vs the score's chords, vs the analysed chords; lines: {}", LINES.join(" | "));
     println!(
-        "piece          | voice | bars | key, downbeat right | fit per line (4 pairs)                    | \
+        "piece          | voice | bars | key, downbeat right | fit per line (5 pairs)                           | \
          notes/bar gen / true | pitches/bar gen / true"
     );
     // Per target: sums of each line's scores weighted by bars, bars, pieces, keys right, downbeats right.
-    let mut totals = [([Scores::default(); 4], 0.0, 0usize, 0usize, 0usize); 2];
+    let mut totals = [([Scores::default(); 5], 0.0, 0usize, 0usize, 0usize); 2];
     for piece in pieces.iter().take(pieces_wanted) {
         for (t, &(voice, name, prompt)) in TARGETS.iter().enumerate() {
             let context = context_notes(piece, voice);
@@ -176,9 +195,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 let line = random_in_key(&a, (spec.low, spec.high), seed);
                 random.add(&score(piece, &a, &analysed, &line), 0.1);
             }
+            let roots = score(piece, &a, &analysed, &root_every_beat(&a, (spec.low, spec.high)));
             let key_ok = a.analysis.key.tonic == piece.key.tonic && (a.analysis.key.mode == "minor") == piece.key.minor;
             let downbeat_ok = (a.origin - LEAD).abs() < 0.25 * 60.0 / BPM;
-            let lines = [generated, told, truth, random];
+            let lines = [generated, told, truth, random, roots];
             let fits: Vec<String> = lines.iter().map(|l| format!("{:.2} {:.2}", l.fit_score, l.fit_analysed)).collect();
             println!(
                 "{:14} | {name:5} | {bars:4} | {key_ok:5} {downbeat_ok:5} | {} | {:.1} / {:.1} | {:.1} / {:.1}",
@@ -201,17 +221,26 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     println!();
-    println!("| voice | line | fit vs score chords | fit vs analysed chords | notes/bar | pitches/bar |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| voice | line | fit vs score chords | fit vs analysed chords | notes/bar | pitches/bar | durations/bar \
+         | non-root share | passing-note share | interval TVD vs true | onset entropy (bits) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (t, (sums, bars, _, _, _)) in totals.iter().enumerate() {
         for (line, s) in LINES.iter().zip(sums) {
+            let c = &s.counts;
             println!(
-                "| {} | {line} | {:.3} | {:.3} | {:.2} | {:.2} |",
+                "| {} | {line} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.2} |",
                 TARGETS[t].1,
                 s.fit_score / bars,
                 s.fit_analysed / bars,
                 s.notes_per_bar / bars,
-                s.pitches_per_bar / bars
+                s.pitches_per_bar / bars,
+                c.durations_per_bar(),
+                c.non_root_share(),
+                c.passing_share(),
+                c.interval_tvd(&sums[TRUE_LINE].counts),
+                c.onset_entropy(),
             );
         }
     }
@@ -300,6 +329,30 @@ fn random_in_key(a: &Arrangement, (lo, hi): (u8, u8), seed: u64) -> Vec<Note> {
         .collect()
 }
 
+/// The analysed chord's root on every beat of the bars written, the octave nearest the middle of
+/// `register` (a beat without a chord keeps the previous root; none yet: the key's tonic).
+fn root_every_beat(a: &Arrangement, (lo, hi): (u8, u8)) -> Vec<Note> {
+    let centre = (i16::from(lo) + i16::from(hi)) / 2;
+    let mut root = a.analysis.key.tonic;
+    let beats = (a.bars[0] - 1) * a.bar_beats as usize..a.bars[1] * a.bar_beats as usize;
+    beats
+        .map(|b| {
+            root = a.beat_chords.get(b).copied().flatten().map_or(root, |c| c.root);
+            let key = (lo..=hi).filter(|k| k % 12 == root).min_by_key(|&k| (i16::from(k) - centre).abs());
+            Note { start: b as f64, length: 1.0, key: key.unwrap_or(lo), velocity: 80 }
+        })
+        .collect()
+}
+
+/// The score's chord at `beat` of the arrangement, if that eighth step has one.
+fn score_chord_at(piece: &Piece, a: &Arrangement, beat: f64) -> Option<ChordLabel> {
+    let (spb, spb_a) = (60.0 / BPM, a.seconds_per_beat());
+    let score_beat = (beat * spb_a + a.origin - LEAD) / spb;
+    let step = (score_beat * piece.steps_per_beat as f64).floor();
+    let chord = piece.chords.get(usize::try_from(step as i64).ok()?)?.as_ref()?;
+    Some(ChordLabel { root: chord.root, quality: quality(&chord.quality), score: 1.0 })
+}
+
 /// Scores a line given in the arrangement's beats; `analysed` holds the analysed chord of each beat.
 fn score(piece: &Piece, a: &Arrangement, analysed: &[Option<ChordLabel>], notes: &[Note]) -> Scores {
     let bars = (a.bars[1] + 1 - a.bars[0]) as f64;
@@ -312,6 +365,7 @@ fn score(piece: &Piece, a: &Arrangement, analysed: &[Option<ChordLabel>], notes:
         fit_analysed: harmonic_fit(notes, analysed),
         notes_per_bar: notes.len() as f64 / bars,
         pitches_per_bar: distinct.len() as f64 / bars,
+        counts: Counts::of(notes, a.bar_beats, |beat| score_chord_at(piece, a, beat)),
     }
 }
 

@@ -42,6 +42,50 @@ pub struct GibbsSpec {
     pub temperature: f32,
 }
 
+/// Where the per-voice attribute one-hots sit in the `attr` input (one row of `attr_channels`
+/// per voice); the last class of each group means "unknown".
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AttrLayout {
+    /// `[start, end)` of the density one-hot.
+    pub density: [usize; 2],
+    /// Notes-per-bar bucket edges (bucket = number of edges at or below the value).
+    pub density_edges: Vec<f64>,
+    /// `[start, end)` of the register one-hot.
+    pub register: [usize; 2],
+    /// Mean MIDI key where register bucket 0 starts.
+    pub register_low: f64,
+    /// Semitones per register bucket.
+    pub register_width: f64,
+}
+
+impl AttrLayout {
+    /// Width of one voice's row.
+    pub fn channels(&self) -> usize {
+        self.density[1].max(self.register[1])
+    }
+
+    /// The density class meaning "unknown".
+    pub fn density_unknown(&self) -> usize {
+        self.density[1] - self.density[0] - 1
+    }
+
+    /// The register class meaning "unknown".
+    pub fn register_unknown(&self) -> usize {
+        self.register[1] - self.register[0] - 1
+    }
+
+    /// Bucket of a notes-per-bar value.
+    pub fn density_bucket(&self, notes_per_bar: f64) -> usize {
+        self.density_edges.iter().filter(|&&e| e <= notes_per_bar).count().min(self.density_unknown() - 1)
+    }
+
+    /// Bucket of a mean MIDI key, clipped to the known buckets.
+    pub fn register_bucket(&self, mean_key: f64) -> usize {
+        let b = ((mean_key - self.register_low) / self.register_width).floor().max(0.0) as usize;
+        b.min(self.register_unknown() - 1)
+    }
+}
+
 /// The whole `arranger.json`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ArrangerConfig {
@@ -65,6 +109,9 @@ pub struct ArrangerConfig {
     pub voices: Vec<VoiceSpec>,
     /// Default sampling schedule.
     pub gibbs: GibbsSpec,
+    /// Per-voice attribute controls; `None` for a pack whose graph has no `attr` input.
+    #[serde(default)]
+    pub attr_layout: Option<AttrLayout>,
 }
 
 /// Offsets of the conditioning features (written by `scripts/arranger/model.py::cond_features`).
@@ -101,6 +148,13 @@ impl ArrangerConfig {
         }
         if c.qualities.len() != cond::NO_CHORD - cond::QUALITY || c.cond_channels != cond::BAR_PHASE + c.steps_per_bar {
             return Err(format!("{CONFIG_FILE}: conditioning layout differs from the one this engine writes"));
+        }
+        if let Some(a) = &c.attr_layout
+            && (a.density[1] != a.density[0] + a.density_edges.len() + 2
+                || a.register[1] < a.register[0] + 2
+                || a.register_width <= 0.0)
+        {
+            return Err(format!("{CONFIG_FILE}: attribute layout is inconsistent"));
         }
         Ok(c)
     }

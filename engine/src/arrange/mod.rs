@@ -8,6 +8,7 @@
 //! ([`gibbs`]) and turns the filled voice back into notes. Training and evaluation live in
 //! `scripts/arranger/` (results in `scripts/arranger/RESULTS.md`).
 
+pub mod attrs;
 pub mod config;
 pub mod drums;
 pub mod gibbs;
@@ -23,6 +24,7 @@ use ort::value::TensorRef;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+pub use attrs::Attributes;
 pub use config::{ArrangerConfig, CONFIG_FILE};
 
 use crate::packs::{Pack, PackError, PackRegistry, TaskKind};
@@ -79,6 +81,8 @@ pub struct FillRequest {
     /// `None` replaces the voice over `bars`. `Some(share)` varies the take instead: each beat
     /// of the range is regenerated with probability `share` (0..1), the others keep their notes.
     pub vary: Option<f64>,
+    /// Note density and register asked of the filled voice (ignored by a pack without controls).
+    pub attributes: Attributes,
 }
 
 /// Why the arranger could not run.
@@ -172,6 +176,7 @@ impl Sampler {
         allowed[usize::from(lo - cfg.pitch_lo)..=usize::from(hi - cfg.pitch_lo)].fill(true);
         allowed[cfg.rest_class] = true;
 
+        let attr = cfg.attr_layout.as_ref().map(|l| attrs::features(l, &cfg, req.voice, req.attributes));
         for (cs, ce, start) in chunks(s0, s1, w) {
             let cond = roll::cond_features(&req.chords, &quality, req.key, start, &cfg);
             let mut window = gibbs::Window {
@@ -186,7 +191,9 @@ impl Sampler {
                     .collect(),
             };
             let session = &mut self.session;
-            gibbs::sample(&mut window, &allowed, &cfg, &mut rng, |roll, mask| run(session, roll, mask, &cond, &cfg))?;
+            gibbs::sample(&mut window, &allowed, &cfg, &mut rng, |roll, mask| {
+                run(session, roll, mask, &cond, attr.as_deref(), &cfg)
+            })?;
             for t in 0..w {
                 if window.target[req.voice][t] {
                     classes[req.voice][start + t] = window.classes[req.voice][t];
@@ -221,23 +228,28 @@ fn chord_qualities(chords: &[Option<Chord>], cfg: &ArrangerConfig) -> Result<Vec
         .collect()
 }
 
-/// One model call: roll `[1, V, W, K]`, mask `[1, V, W]`, cond `[1, W, C]` -> logits `[V*W*K]`.
+/// One model call: roll `[1, V, W, K]`, mask `[1, V, W]`, cond `[1, W, C]` and, for a pack with
+/// controls, attr `[1, V, A]` -> logits `[V*W*K]`.
 fn run(
     session: &mut Session,
     roll: &[f32],
     mask: &[f32],
     cond: &[f32],
+    attr: Option<&[f32]>,
     cfg: &ArrangerConfig,
 ) -> Result<Vec<f32>, ArrangeError> {
     let (v, w, k, c) = (cfg.voices.len(), cfg.window_steps, cfg.classes(), cfg.cond_channels);
     let err = |e: ort::Error| ArrangeError::Run(e.to_string());
-    let outputs = session
-        .run(ort::inputs![
-            "roll" => TensorRef::from_array_view(([1, v, w, k], roll)).map_err(err)?,
-            "mask" => TensorRef::from_array_view(([1, v, w], mask)).map_err(err)?,
-            "cond" => TensorRef::from_array_view(([1, w, c], cond)).map_err(err)?,
-        ])
-        .map_err(err)?;
+    let mut inputs = ort::inputs![
+        "roll" => TensorRef::from_array_view(([1, v, w, k], roll)).map_err(err)?,
+        "mask" => TensorRef::from_array_view(([1, v, w], mask)).map_err(err)?,
+        "cond" => TensorRef::from_array_view(([1, w, c], cond)).map_err(err)?,
+    ];
+    if let Some(attr) = attr {
+        let a = attr.len() / v;
+        inputs.push(("attr".into(), TensorRef::from_array_view(([1, v, a], attr)).map_err(err)?.into()));
+    }
+    let outputs = session.run(inputs).map_err(err)?;
     let logits = outputs.get("logits").ok_or_else(|| ArrangeError::Run("output `logits` missing".into()))?;
     let (_, data) = logits.try_extract_tensor::<f32>().map_err(err)?;
     if data.len() != v * w * k {

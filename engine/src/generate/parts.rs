@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use crate::arrange::drums::{self, DrumRequest, DrumStyle};
 use crate::arrange::rhythm::{self, Lock, OnsetGrid};
-use crate::arrange::{Chord, FillRequest, KeySig, Sampler, voicing};
+use crate::arrange::{Attributes, Chord, FillRequest, KeySig, Sampler, voicing};
 use crate::plan::Role;
 use crate::stem::Note;
 
@@ -94,8 +94,10 @@ pub struct Part<'a> {
     pub bar_beats: f64,
     /// -1 sparser, 0, +1 busier.
     pub density: i8,
-    /// Lowest and highest key for pitched roles.
+    /// Lowest and highest key for pitched roles (already shifted by `register_step`).
     pub register: Option<(u8, u8)>,
+    /// -1 lower, 0, +1 higher (an octave each), as asked.
+    pub register_step: i8,
     /// The groove style for drums.
     pub drum_style: DrumStyle,
     /// The context's onsets.
@@ -156,6 +158,35 @@ impl Part<'_> {
         (self.bars.start as f64 * self.bar_beats, self.bars.end as f64 * self.bar_beats)
     }
 
+    /// The density and register asked of the model: a density request scales the notes per bar of
+    /// the earlier take over the range (else of the context's voices) like the rhythm rules do; a
+    /// register request asks for the middle of the shifted register. Unasked ones stay unknown.
+    fn attributes(&self, voices: &[Vec<Note>]) -> Attributes {
+        let (start, end) = self.beats();
+        let bars = self.bars.len();
+        let inside = |notes: &[Note]| -> Vec<Note> {
+            notes.iter().filter(|n| n.start >= start - 1e-9 && n.start < end - 1e-9).copied().collect()
+        };
+        let own = self.from.map(|f| Attributes::of(&inside(&f.notes), bars)).and_then(|a| a.notes_per_bar);
+        let context: Vec<f64> = (0..voices.len())
+            .filter(|&v| v != self.voice)
+            .filter_map(|v| Attributes::of(&inside(&voices[v]), bars).notes_per_bar)
+            .collect();
+        let base = own.or((!context.is_empty()).then(|| context.iter().sum::<f64>() / context.len() as f64));
+        let factor = match self.density.signum() {
+            -1 => Some(0.5),
+            1 => Some(1.5),
+            _ => None,
+        };
+        Attributes {
+            notes_per_bar: base.zip(factor).map(|(b, f)| b * f),
+            mean_key: self
+                .register
+                .filter(|_| self.register_step != 0)
+                .map(|(lo, hi)| (f64::from(lo) + f64::from(hi)) / 2.0),
+        }
+    }
+
     /// A model-written line over the range: pitches from the sampler (seeing the earlier take
     /// outside the range as context), onsets on the context's rhythm; a variation keeps the
     /// take's own onsets and lengths and takes the varied pitches.
@@ -168,6 +199,7 @@ impl Part<'_> {
         let chords: Vec<Option<Chord>> =
             self.beat_chords.iter().flat_map(|c| std::iter::repeat_n(*c, steps_per_beat)).collect();
         let vary = self.edit == Edit::Vary && self.from.is_some();
+        let attributes = self.attributes(&voices);
         let fill = FillRequest {
             voices,
             chords,
@@ -177,6 +209,7 @@ impl Part<'_> {
             register: self.register,
             seed,
             vary: vary.then_some(VARY_SHARE),
+            attributes,
         };
         let line = sampler.fill(&fill).map_err(|e| e.to_string())?;
         if let (true, Some(from)) = (vary, self.from) {

@@ -154,9 +154,12 @@ impl Arranger {
         mut progress: impl FnMut(&str),
     ) -> Result<Arrangement, String> {
         let (heard, _) = analysis::finite_notes(&input.heard);
-        if heard.is_empty() {
+        // A silent context with a length still has bars: drums, or a part over given chords.
+        let silent = heard.is_empty();
+        if silent && !(input.duration.is_finite() && input.duration > 0.0) {
             return Err(
-                "no notes were heard in the context (silent or unpitched audio): there is nothing to write against"
+                "no notes were heard in the context (silent or unpitched audio) and it has no length: there is \
+                 nothing to write against"
                     .into(),
             );
         }
@@ -167,13 +170,14 @@ impl Arranger {
         let origin = input.origin.unwrap_or_else(|| analysis.downbeats.first().copied().unwrap_or(0.0));
         let bar_beats = meter.beats.max(1) as f64 * 4.0 / meter.unit.max(1) as f64;
         // On a known grid the bars are the host's, not the detected ones, up to the last with music.
-        let host_bars: Option<Vec<(f64, f64)>> = input.origin.map(|origin| {
+        let grid_origin = input.origin.or(silent.then_some(origin));
+        let host_bars: Option<Vec<(f64, f64)>> = grid_origin.map(|origin| {
             let bar_seconds = bar_beats * seconds_per_beat;
             let end = if input.duration.is_finite() { input.duration } else { heard_end(&heard) };
             let count = ((end - origin) / bar_seconds - 1e-6).ceil().clamp(1.0, MAX_BARS as f64) as usize;
             let spans: Vec<(f64, f64)> =
                 (0..count).map(|i| (origin + i as f64 * bar_seconds, origin + (i + 1) as f64 * bar_seconds)).collect();
-            let keep = analysis::song_bars(&heard, &spans);
+            let keep = if silent { spans.len() } else { analysis::song_bars(&heard, &spans) };
             spans[..keep].to_vec()
         });
         let song_bars = host_bars.as_ref().map_or(analysis.bars.len(), Vec::len).max(1);
@@ -201,6 +205,20 @@ impl Arranger {
                 return Err("vocals cannot be written, only removed or extracted (`counterpart edit`)".into());
             }
         };
+        if silent {
+            if role != Role::Drums && overrides.chords.is_empty() {
+                return Err(format!(
+                    "no notes were heard in the context (silent or unpitched audio): a {} part needs chords to \
+                     follow; give them (--chords) or ask for drums",
+                    role.name()
+                ));
+            }
+            job.warnings.push(format!(
+                "no notes were heard in the context (silent or unpitched audio): the {} part follows {} over its {song_bars} bars",
+                role.name(),
+                if role == Role::Drums { "the tempo" } else { "the given chords" }
+            ));
+        }
         let edit = match (&overrides.from, job.action) {
             (None, _) => Edit::Write,
             (Some(_), Some(Action::Vary)) => Edit::Vary,
@@ -283,6 +301,7 @@ impl Arranger {
             bar_beats,
             density: job.density,
             register,
+            register_step: job.register,
             drum_style,
             grid: &grid,
             from: overrides.from.as_ref(),
