@@ -140,8 +140,12 @@ fn solo_gain_output_regenerate_delete_and_keep_from_a_lane() {
     assert!(stem(&engine, 0).unwrap().takes.iter().all(|t| t.seed != deleted), "take C is gone");
 
     // Play the third take and keep only it.
+    // The lane is drawn from the engine's status: wait for a frame that shows three takes before
+    // clicking, and for one that shows the third playing before keeping it.
+    run_until(&mut harness, "three takes in the lane", |h| h.query_by_label("D").is_none());
     harness.get_by_label("C").click();
     run_until(&mut harness, "the third take playing", |_| stem(&engine, 0).is_some_and(|s| s.active_take == 2));
+    harness.step();
     let kept = stem(&engine, 0).unwrap().takes[2].clone();
     menu(&mut harness, "Keep this take, delete the others");
     run_until(&mut harness, "one take", |_| stem(&engine, 0).is_some_and(|s| s.takes.len() == 1));
