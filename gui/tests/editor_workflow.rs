@@ -12,9 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Controls, Host, RATE, capture_example, prompt_box, ready, run_until, stem};
-use counterpart_engine::Engine;
-use counterpart_engine::cache::AudioCache;
+use common::{Controls, Host, RATE, TestEngine, capture_example, prompt_box, ready, run_until, started_engine, stem};
 use counterpart_engine::midi::read_midi;
 use counterpart_engine::wav::read_wav;
 use counterpart_gui::{EditorApp, Outcome};
@@ -27,11 +25,7 @@ fn a_prompt_typed_in_the_editor_becomes_takes_that_are_muted_switched_exported_a
     if !ready() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cache = AudioCache::new(dir.path().join("cache"));
-    let (engine, mut audio) = Engine::start(cache.clone());
-    let engine = Arc::new(engine);
-    engine.activate(RATE);
+    let TestEngine { dir, cache, engine, mut audio } = started_engine();
     capture_example(&engine, &mut audio);
 
     let controls = Arc::new(Controls::new());

@@ -10,9 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Controls, Host, RATE, capture_example, ready, run_until, stem};
-use counterpart_engine::Engine;
-use counterpart_engine::cache::AudioCache;
+use common::{Controls, Host, TestEngine, capture_example, ready, run_until, started_engine, stem};
 use counterpart_engine::playback::Player;
 use counterpart_engine::stem::{Note, StemOutput};
 use counterpart_gui::EditorApp;
@@ -64,11 +62,7 @@ fn solo_gain_output_regenerate_delete_and_keep_from_a_lane() {
     if !ready() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cache = AudioCache::new(dir.path().join("cache"));
-    let (engine, mut audio) = Engine::start(cache.clone());
-    let engine = Arc::new(engine);
-    engine.activate(RATE);
+    let TestEngine { dir: _dir, cache, engine, mut audio } = started_engine();
     capture_example(&engine, &mut audio);
     let controls = Arc::new(Controls::new());
     let host = Arc::new(Host::default());

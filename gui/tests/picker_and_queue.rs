@@ -12,9 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Controls, RATE, capture_example, prompt_box, ready, run_until, stem};
-use counterpart_engine::Engine;
-use counterpart_engine::cache::AudioCache;
+use common::{Controls, TestEngine, capture_example, prompt_box, ready, run_until, started_engine, stem};
 use counterpart_engine::job::{CaptureSource, GenerateStem};
 use counterpart_gui::{EditorApp, Outcome};
 use egui::accesskit::Role;
@@ -49,11 +47,7 @@ fn a_picked_instrument_is_previewed_and_written_and_hundreds_of_jobs_draw_a_few_
     if !ready() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cache = AudioCache::new(dir.path().join("cache"));
-    let (engine, mut audio) = Engine::start(cache.clone());
-    let engine = Arc::new(engine);
-    engine.activate(RATE);
+    let TestEngine { dir: _dir, cache, engine, mut audio } = started_engine();
     capture_example(&engine, &mut audio);
     let mut harness = common::harness(EditorApp::new(Arc::new(Controls::new()), engine.clone(), cache));
     harness.step();
@@ -135,11 +129,7 @@ fn a_job_with_nothing_captured_fails_in_words_with_what_to_do() {
     if !ready() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cache = AudioCache::new(dir.path().join("cache"));
-    let (engine, _audio) = Engine::start(cache.clone());
-    let engine = Arc::new(engine);
-    engine.activate(RATE);
+    let TestEngine { dir: _dir, cache, engine, audio: _audio } = started_engine();
     let mut harness = common::harness(EditorApp::new(Arc::new(Controls::new()), engine.clone(), cache));
     harness.event(egui::Event::Text("add a bass line".into()));
     harness.step();

@@ -3,10 +3,11 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use counterpart_engine::Engine;
+use counterpart_engine::cache::AudioCache;
 use counterpart_engine::link::{AudioSide, CAPTURE_CAPACITY};
 use counterpart_engine::packs::{PackRegistry, TaskKind};
 use counterpart_engine::resample::resample;
@@ -179,4 +180,25 @@ pub fn prompt_box<'a>(harness: &'a Harness<'_, EditorApp>) -> egui_kittest::Node
 /// The stem in `slot`, as the engine lists it.
 pub fn stem(engine: &Engine, slot: usize) -> Option<StemRecord> {
     engine.status().stems.iter().find(|s| s.slot == slot).cloned()
+}
+
+/// A started engine at the test rate with its audio side, its cache in a fresh temporary folder.
+pub struct TestEngine {
+    /// Holds the cache folder for as long as the test runs.
+    pub dir: tempfile::TempDir,
+    /// The engine's audio cache.
+    pub cache: AudioCache,
+    /// The engine, shared with the editor.
+    pub engine: Arc<Engine>,
+    /// The audio thread's side of the engine.
+    pub audio: AudioSide,
+}
+
+/// Starts the engine at [`RATE`] with its cache in a fresh temporary folder.
+pub fn started_engine() -> TestEngine {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = AudioCache::new(dir.path().join("cache"));
+    let (engine, audio) = Engine::start(cache.clone());
+    engine.activate(RATE);
+    TestEngine { dir, cache, engine: Arc::new(engine), audio }
 }
