@@ -127,6 +127,11 @@ fn sdr(reference: &StereoAudio, estimate: &StereoAudio) -> f64 {
     10.0 * (signal / error.max(1e-20)).log10()
 }
 
+/// A registry of the packs committed in the repository (`models/`), the learned separator among them.
+fn committed_packs() -> PackRegistry {
+    PackRegistry::discover(&[pack_dir().parent().unwrap().to_path_buf()], SessionSettings::default())
+}
+
 #[test]
 fn learned_drums_beat_hpss_on_a_held_out_mix() {
     if !common::runtime_ready() {
@@ -136,8 +141,7 @@ fn learned_drums_beat_hpss_on_a_held_out_mix() {
     let drums = load_stereo(&fixtures().join("heldout_drums.flac")).unwrap();
     assert_eq!(mix.frames(), drums.frames());
     // The committed packs only: `separate_role` takes the drums from the learned pack.
-    let models = pack_dir().parent().unwrap().to_path_buf();
-    let mut registry = PackRegistry::discover(&[models], SessionSettings::default());
+    let mut registry = committed_packs();
     let separated = separate_role(&mut registry, Role::Drums, &mix).expect("separates");
     assert!(separated.method.starts_with("learned mask network"), "method: {}", separated.method);
     assert_eq!(separated.model.as_ref().unwrap()["pack"], "separator-learned");
@@ -161,8 +165,7 @@ fn learned_bass_beats_score_informed_on_a_held_out_mix() {
     let mix = load_stereo(&fixtures().join("heldout_mix.flac")).unwrap();
     let bass = load_stereo(&fixtures().join("heldout_bass.flac")).unwrap();
     assert_eq!(mix.frames(), bass.frames());
-    let models = pack_dir().parent().unwrap().to_path_buf();
-    let mut registry = PackRegistry::discover(&[models], SessionSettings::default());
+    let mut registry = committed_packs();
     let learned = separate_role(&mut registry, Role::Bass, &mix).expect("separates");
     assert!(learned.method.starts_with("learned mask network"), "method: {}", learned.method);
     // Score-informed, as `separate_role` does it without the pack: the transcribed lowest line.
@@ -187,8 +190,7 @@ fn separation_in_segments_reports_each_and_stops_when_asked() {
         mix.left.extend_from_slice(&clip.left);
         mix.right.extend_from_slice(&clip.right);
     }
-    let models = pack_dir().parent().unwrap().to_path_buf();
-    let mut registry = PackRegistry::discover(&[models], SessionSettings::default());
+    let mut registry = committed_packs();
     let whole = separate_role(&mut registry, Role::Drums, &mix).expect("separates");
 
     // In segments of about 5 s: the watch hears each, and the parts join up into what separating

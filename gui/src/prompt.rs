@@ -409,14 +409,19 @@ mod tests {
         assert_eq!(instrument(127), None, "Gunshot is not in the vocabulary");
     }
 
-    #[test]
-    fn keys_that_arrive_with_the_frame_that_focuses_the_box_land_in_it() {
-        let mut harness = egui_kittest::Harness::new_ui_state(
+    /// A new prompt panel drawn on its own.
+    fn prompt_harness() -> egui_kittest::Harness<'static, Prompt> {
+        egui_kittest::Harness::new_ui_state(
             |ui, prompt: &mut Prompt| {
                 prompt.show(ui, None);
             },
             Prompt::default(),
-        );
+        )
+    }
+
+    #[test]
+    fn keys_that_arrive_with_the_frame_that_focuses_the_box_land_in_it() {
+        let mut harness = prompt_harness();
         // Focus elsewhere, as before the editor opens; then the editor asks for the box in the
         // same frame that delivers the keys typed meanwhile (a slow first frame under load).
         harness.ctx.memory_mut(|m| m.surrender_focus(Prompt::text_id()));
@@ -432,12 +437,7 @@ mod tests {
 
     #[test]
     fn arrows_walk_the_history_and_examples_fill_the_box() {
-        let mut harness = egui_kittest::Harness::new_ui_state(
-            |ui, prompt: &mut Prompt| {
-                prompt.show(ui, None);
-            },
-            Prompt::default(),
-        );
+        let mut harness = prompt_harness();
         harness.step();
         for typed in ["add a bass line", "add a melody", "add a bass line"] {
             harness.state_mut().text.clear();

@@ -105,6 +105,7 @@ impl ByoSeparator {
         let context = self.spec.waveform_context() as usize;
         let keep = chunk - 2 * context;
         let half = context.min(keep) / 2;
+        let right = if channels == 1 { 0 } else { chunk };
         let mut stems = vec![stereo(input.sample_rate, len); self.spec.stems.len()];
         let mut data = vec![0.0f32; channels * chunk];
         for start in (0..len).step_by(keep) {
@@ -127,7 +128,6 @@ impl ByoSeparator {
                 let weight = crossfade(i, start, end, len, half);
                 let w = i + context - start;
                 for (stem, out) in stems.iter_mut().zip(&outs) {
-                    let right = if channels == 1 { 0 } else { chunk };
                     stem.left[i] += weight * out[w];
                     stem.right[i] += weight * out[right + w];
                 }
