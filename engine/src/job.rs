@@ -95,6 +95,11 @@ pub enum Job {
         /// Index into the stem's takes.
         take: usize,
     },
+    /// Keep the take of `slot` that is playing when the engine reads this, and forget the others.
+    KeepPlayingTake {
+        /// The slot, 0-based.
+        slot: usize,
+    },
     /// Write a slot's playing take as WAV and MIDI into a folder.
     Export {
         /// The job's id.

@@ -162,6 +162,12 @@ impl Engine {
         self.send(Job::DeleteTake { slot, take });
     }
 
+    /// Keeps the take of `slot` that plays and forgets the others, in one step (no take indices
+    /// that a newer take could shift).
+    pub fn keep_playing_take(&self, slot: usize) {
+        self.send(Job::KeepPlayingTake { slot });
+    }
+
     /// Queues writing `slot`'s playing take as `<name>.wav` and `<name>.mid` into `folder`;
     /// answered by [`Event::Exported`] with the paths, or [`Event::Failed`].
     pub fn export(&self, slot: usize, folder: impl Into<std::path::PathBuf>) -> JobId {

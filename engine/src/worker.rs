@@ -289,6 +289,11 @@ impl Worker {
                     self.last_error = Some(message);
                 }
             }
+            Job::KeepPlayingTake { slot } => {
+                if let Err(message) = self.keep_playing_take(slot) {
+                    self.last_error = Some(message);
+                }
+            }
             Job::ClearSlot { .. } | Job::Shutdown => {}
         }
     }

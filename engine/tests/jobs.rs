@@ -208,6 +208,13 @@ fn a_prompt_becomes_takes_on_the_hosts_bars_that_can_be_varied_selected_exported
     let bass = stem(&engine, 0);
     assert_eq!((bass.takes.len(), bass.active_take), (2, 0));
     assert_eq!(bass.takes[1].seed, 99, "the later take moved up");
+    // Keep the playing take (the second, seed 99) and forget the other, in one command.
+    engine.select_take(0, 1);
+    engine.keep_playing_take(0);
+    barrier(&engine);
+    let bass = stem(&engine, 0);
+    assert_eq!((bass.takes.len(), bass.active_take, bass.takes[0].seed), (1, 0, 99), "only the playing take is left");
+    assert_eq!((&bass.notes, &bass.audio), (&bass.takes[0].notes, &bass.takes[0].audio));
     // The audio side gets the playing take.
     let mut player = Player::default();
     audio.apply_swaps(&mut player);

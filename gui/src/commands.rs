@@ -50,6 +50,11 @@ impl Commands {
         self.engine.delete_take(slot, take);
     }
 
+    /// Keeps the playing take of a slot and forgets the others.
+    pub fn keep_playing_take(&self, slot: usize) {
+        self.engine.keep_playing_take(slot);
+    }
+
     /// Writes a slot's playing take as WAV and MIDI into `folder`.
     pub fn export(&self, slot: usize, folder: PathBuf) -> JobId {
         self.engine.export(slot, folder)

@@ -236,7 +236,7 @@ impl EditorApp {
             ui.add_space(6.0);
             self.timeline(ui, status, width);
         });
-        self.apply_actions(status);
+        self.apply_actions();
     }
 
     fn timeline(&mut self, ui: &mut egui::Ui, status: &Status, width: f32) {
@@ -306,20 +306,12 @@ impl EditorApp {
         self.export.show(ui);
     }
 
-    fn apply_actions(&mut self, status: &Status) {
+    fn apply_actions(&mut self) {
         for action in std::mem::take(&mut self.actions) {
-            let stem = |slot: usize| status.stems.iter().find(|s| s.slot == slot);
             match action {
                 LaneAction::SelectTake(slot, take) => self.commands.select_take(slot, take),
                 LaneAction::DeleteTake(slot, take) => self.commands.delete_take(slot, take),
-                LaneAction::Keep(slot) => {
-                    if let Some(stem) = stem(slot) {
-                        // From the last take down, so the indices left still name the same takes.
-                        for take in (0..stem.takes.len()).rev().filter(|t| *t != stem.active_take) {
-                            self.commands.delete_take(slot, take);
-                        }
-                    }
-                }
+                LaneAction::Keep(slot) => self.commands.keep_playing_take(slot),
                 // With a slot, the engine works from the playing take: "vary" re-pitches part of
                 // it, anything else rewrites the selected bars and keeps the rest.
                 LaneAction::Vary(slot) => self.generate("vary this take".into(), Some(slot)),

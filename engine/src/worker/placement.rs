@@ -155,6 +155,16 @@ impl Worker {
         self.place(record).map(|_| ())
     }
 
+    /// Keeps the playing take and forgets the others.
+    pub(super) fn keep_playing_take(&mut self, slot: usize) -> Result<(), String> {
+        let mut record = self.stem_record(slot)?;
+        let playing =
+            record.takes.get(record.active_take).cloned().ok_or_else(|| format!("slot {} has no takes", slot + 1))?;
+        record.takes = vec![playing];
+        record.activate_take(0);
+        self.place(record).map(|_| ())
+    }
+
     /// A copy of the record in `slot`.
     fn stem_record(&self, slot: usize) -> Result<StemRecord, String> {
         self.project
