@@ -406,7 +406,14 @@ impl Runner {
             })
             .collect();
         let captured = song.channels[0].len() as f64 / song.sample_rate.max(1.0);
-        let input = SongInput { heard, duration: seconds(captured), tempo: Some(tempo), meter, origin: Some(0.0) };
+        let input = SongInput {
+            heard,
+            duration: seconds(captured),
+            tempo: Some(tempo),
+            meter,
+            origin: Some(0.0),
+            from_midi: false,
+        };
         let reports = self.reports.clone();
         let takes = request.takes;
         let span = self.span;

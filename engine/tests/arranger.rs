@@ -27,8 +27,9 @@ const SEEDS: [u64; 4] = [1, 2, 3, 4];
 /// How far the fills' mean harmonic fit must exceed the random in-key baseline's. Measured on this
 /// excerpt (scripts/arranger/make_fixture.py and this test): see scripts/arranger/RESULTS.md.
 const FIT_MARGIN: f64 = 0.3;
-/// Fit floor of the job's line from audio against the score's chord of each step (see the job test).
-const FIT_FLOOR: f64 = 0.70;
+/// Fit floor of the job's line from audio against the score's chord of each step (see the job test;
+/// measured 0.81 writing from the analysed chords, 0.78 when the model read the transcribed voices).
+const FIT_FLOOR: f64 = 0.75;
 /// Notes per bar of the job's line from audio, as a share of the true bass's: lowest and highest.
 const DENSITY_BAND: (f64, f64) = (0.65, 1.15);
 /// Quality suffixes of the vocabulary, as `&'static str` for [`Chord`].
@@ -259,6 +260,7 @@ fn the_job_writes_a_removed_bass_from_audio_on_the_beat_s_harmony() {
         tempo: Some(bpm),
         meter: Meter::default(),
         origin: Some(lead),
+        from_midi: false,
     };
 
     let mut arranger = Arranger::from_registry(&registry, &SessionSettings::default()).expect("the job's models load");
@@ -283,4 +285,39 @@ fn the_job_writes_a_removed_bass_from_audio_on_the_beat_s_harmony() {
         (DENSITY_BAND.0..=DENSITY_BAND.1).contains(&ratio),
         "the line is about as busy as the true bass: {per_bar:.2} notes per bar vs {true_per_bar:.2}"
     );
+}
+/// The pack's attribute controls (with the pack's guidance) move the fill itself, no rhythm rules
+/// in this path: asked for a mean pitch 6 semitones below the true bass's it sits lower than asked
+/// 6 above on every seed, and asked for half the true notes per bar it writes fewer notes over the
+/// seeds than asked for half again as many (the density control is weak on chorales, see
+/// scripts/arranger/RESULTS.md; the job's rhythm rules make "sparser"/"busier" hold per case).
+#[test]
+fn density_and_register_controls_move_the_fill() {
+    let Some(mut sampler) = sampler() else { return };
+    assert!(sampler.config().attr_layout.is_some(), "the committed pack has attribute controls");
+    let f = fixture();
+    let bars = f.fill_bars[1] - f.fill_bars[0];
+    let (start, end) = (4.0 * f.fill_bars[0] as f64, 4.0 * f.fill_bars[1] as f64);
+    let inside: Vec<Note> = f.voices[VOICE].iter().filter(|n| n.start >= start && n.start < end).copied().collect();
+    let truth = Attributes::of(&inside, bars);
+    let (npb, mean) = (truth.notes_per_bar.unwrap(), truth.mean_key.unwrap());
+    let fill = |sampler: &mut Sampler, seed: u64, attributes: Attributes| {
+        let notes = sampler.fill(&FillRequest { attributes, ..request(&f, seed) }).expect("fill runs");
+        Attributes::of(&notes, bars)
+    };
+    let (mut sparser, mut busier) = (0.0, 0.0);
+    for seed in SEEDS {
+        let sparse = fill(&mut sampler, seed, Attributes { notes_per_bar: Some(0.5 * npb), ..Attributes::default() });
+        let busy = fill(&mut sampler, seed, Attributes { notes_per_bar: Some(1.5 * npb), ..Attributes::default() });
+        let low = fill(&mut sampler, seed, Attributes { mean_key: Some(mean - 6.0), ..Attributes::default() });
+        let high = fill(&mut sampler, seed, Attributes { mean_key: Some(mean + 6.0), ..Attributes::default() });
+        let (s, b) = (sparse.notes_per_bar.unwrap(), busy.notes_per_bar.unwrap());
+        let (l, h) = (low.mean_key.unwrap(), high.mean_key.unwrap());
+        println!(
+            "seed {seed}: notes/bar {s:.2} sparser vs {b:.2} busier (true {npb:.2}); mean key {l:.1} lower vs {h:.1} higher (true {mean:.1})"
+        );
+        assert!(h - l > 3.0, "seed {seed}: lower (mean key {l:.1}) is not 3 semitones below higher ({h:.1})");
+        (sparser, busier) = (sparser + s, busier + b);
+    }
+    assert!(sparser < busier, "asked sparser: {sparser:.2} notes/bar over the seeds, busier {busier:.2}");
 }

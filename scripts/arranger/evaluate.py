@@ -21,6 +21,13 @@ Metrics, per held-out voice:
   onset H    rhythmic variety: entropy (bits) of the onset positions within the bar (8 eighth
              positions, histogram pooled over all notes of the line; 0-3 bits).
   mean pitch mean MIDI pitch of the line's sounding steps (register).
+Chords: the model is given the chord of each beat labelled from the other three voices
+(model.heard_labels, as the job's analysis hears the context without the part it writes), and
+"root every beat" takes those roots; every line is scored (fit, non-root, passing) against the
+labels of the whole four-voice score, the harmony that actually sounds. "model, told the score's
+chords" is given those score labels instead (as with a chord override); "heard chords only" is
+given the heard chords and the key with the other voices unknown (the job's path from audio,
+where the transcribed voices are too noisy to show the model).
 Attribute controls (rows "model, ..."): the filled voice's density / register attribute is set
 from the true voice's (notes per bar x0.5 or x1.5, mean pitch -+6 semitones), all other attributes
 unknown, with the same register mask; "model (Gibbs)" leaves every attribute unknown. Its NLL is
@@ -28,7 +35,7 @@ with all attributes unknown; "model, true attributes" NLL is given the true voic
 Baselines: random in-key (a random scale tone in the voice's register on every beat) and the chord
 root on every beat (in register). Prints a markdown table (copy it into RESULTS.md).
 
-Usage: .venv/bin/python scripts/arranger/evaluate.py [--seeds 2]
+Usage: .venv/bin/python scripts/arranger/evaluate.py [--seeds 2] [--chords heard|score]
 """
 
 import argparse
@@ -105,15 +112,24 @@ def voice_attr(v, notes_per_bar=None, mean_pitch=None):
     return M.attr_onehot(dens, reg)
 
 
-def gibbs(model, cls, target, cond, attr, allowed, rng, cfg):
+def gibbs(model, cls, target, cond, attr, allowed, rng, cfg, hidden=None):
     """Coconet's annealed blocked Gibbs: sample every target cell independently, then repeatedly
     re-mask a shrinking random share of them and resample from the model. The Rust sampler
-    (engine/src/arrange/) runs the same schedule."""
+    (engine/src/arrange/) runs the same schedule. `hidden` cells stay masked (unknown voices)."""
     cls = cls.copy()
     n, pmax, pmin, share, temp = (cfg[k] for k in ("iterations", "mask_max", "mask_min", "anneal_share", "temperature"))
 
+    guidance = cfg.get("guidance", 1.0)
+    unknown = voice_attr(0)
+
     def resample(mask):
-        logits = model(cls[None], mask[None].astype(np.float32), cond[None], attr[None])[0] / temp
+        m = (mask if hidden is None else mask | hidden)[None].astype(np.float32)
+        logits = model(cls[None], m, cond[None], attr[None])[0]
+        if guidance != 1.0 and not np.array_equal(attr, unknown):
+            # Classifier-free guidance: push away from the attribute-free prediction.
+            free = model(cls[None], m, cond[None], unknown[None])[0]
+            logits = free + guidance * (logits - free)
+        logits = logits / temp
         logits = np.where(allowed[:, None, :], logits, -1e9)
         pr = np.exp(logits - logits.max(-1, keepdims=True))
         pr /= pr.sum(-1, keepdims=True)
@@ -276,13 +292,18 @@ def main():
     ap.add_argument("--split", default="test", help="`valid` to tune the schedule without touching test")
     ap.add_argument("--temperature", type=float, help="override arranger.json's Gibbs temperature")
     ap.add_argument("--iterations", type=int, help="override arranger.json's Gibbs iterations")
+    ap.add_argument("--guidance", type=float, help="override arranger.json's attribute guidance weight")
+    ap.add_argument("--chords", choices=["heard", "score"], default="heard",
+                    help="chords the model is given: heard in the other voices (as a job), or the score's (before 2026-12-06)")
     args = ap.parse_args()
     cfg = json.loads((PACK / "arranger.json").read_text())
     if args.temperature is not None:
         cfg["gibbs"]["temperature"] = args.temperature
     if args.iterations is not None:
         cfg["gibbs"]["iterations"] = args.iterations
-    print(f"split {args.split}, Gibbs {cfg['gibbs']}")
+    if args.guidance is not None:
+        cfg["gibbs"]["guidance"] = args.guidance
+    print(f"split {args.split}, chords {args.chords}, Gibbs {cfg['gibbs']}")
     test, train = TR.load(args.split), TR.load("train")
     model = Model()
     rows = []
@@ -303,10 +324,23 @@ def main():
         rng = np.random.default_rng(7)
         n_windows = 0
         for p in test:
+            # The chords the job hears: labelled from the other three voices (the context never
+            # holds the part being written), over the whole piece so beats stay the piece's.
+            whole = TR.to_classes(p["midi"])[None]
+            visible = np.ones_like(whole, bool)
+            visible[0, v] = False
+            heard_root, heard_qual = (x[0] for x in M.heard_labels(whole, visible))
             for s in windows(p):
                 n_windows += 1
-                cls, root, qual, cond = window_inputs(p, s)
+                cls, root, qual, score_cond = window_inputs(p, s)
                 phase0 = (p["phase"] + s) % M.STEPS_PER_BAR
+                h_root, h_qual = heard_root[s : s + M.T], heard_qual[s : s + M.T]
+                cond = TR.cond_batch(
+                    h_root[None], h_qual[None], np.array([p["key"][0]]), np.array([p["key"][1]], np.float32),
+                    (p["phase"] + s + np.arange(M.T))[None],
+                )[0]
+                if args.chords == "score":
+                    cond, h_root = score_cond, root
                 unknown = voice_attr(v)
                 true_npb = np.mean(line_stats(cls[v], root, qual, phase0)[3])
                 true_mean = float(np.mean([c + M.PITCH_LO for c in cls[v] if c != M.REST]))
@@ -321,6 +355,12 @@ def main():
                     out = gibbs(model, cls, target, cond, unknown, allowed, rng, cfg["gibbs"])
                     gibbs_ms.append(1000 * (time.perf_counter() - t0))
                     add("model (Gibbs)", out[v], root, qual, phase0)
+                out = gibbs(model, cls, target, score_cond, unknown, allowed, rng, cfg["gibbs"])
+                add("model, told the score's chords", out[v], root, qual, phase0)
+                # The job's path from audio: the heard chords and the key, the other voices unknown.
+                others = ~target
+                out = gibbs(model, cls, target, cond, unknown, allowed, rng, cfg["gibbs"], hidden=others)
+                add("model, heard chords only (other voices unknown)", out[v], root, qual, phase0)
                 # Attribute controls, asked relative to the true voice, register mask unchanged.
                 controls = {
                     "model, true attributes": voice_attr(v, true_npb, true_mean),
@@ -333,7 +373,7 @@ def main():
                     out = gibbs(model, cls, target, cond, attr, allowed, rng, cfg["gibbs"])
                     add(name, out[v], root, qual, phase0)
                 for kind in ("random in-key", "root every beat"):
-                    add(kind, baseline_line(kind, root, p["key"], lo, hi, rng), root, qual, phase0)
+                    add(kind, baseline_line(kind, h_root, p["key"], lo, hi, rng), root, qual, phase0)
         true_iv = np.bincount(np.array(acc["true voice"][5]) + 12, minlength=25) / max(1, len(acc["true voice"][5]))
         for name, (hit, tot, pitches, counts, durs, ivs, non_root, passing, labelled, onsets, sounding) in acc.items():
             h = np.bincount(np.array(ivs, int) + 12, minlength=25) / max(1, len(ivs))

@@ -190,7 +190,7 @@ def main():
         },
         "qualities": [{"suffix": n, "intervals": list(iv)} for n, iv in zip(M.QUAL_NAMES, M.QUAL_INTERVALS)],
         "voices": [{"name": n, "low": lo, "high": hi} for n, (lo, hi) in zip(NAMES, registers())],
-        "gibbs": {"iterations": 48, "mask_max": 0.9, "mask_min": 0.1, "anneal_share": 0.7, "temperature": 0.8},
+        "gibbs": {"iterations": 48, "mask_max": 0.9, "mask_min": 0.1, "anneal_share": 0.7, "temperature": 0.8, "guidance": 3.0},
     }
     (PACK / "arranger.json").write_text(json.dumps(config, indent=1) + "\n")
     log = json.loads((HERE / "train_log.json").read_text())

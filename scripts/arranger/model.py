@@ -66,6 +66,61 @@ def cond_features(root, qual, key_tonic, key_minor, phase0, T_=None):
     return f
 
 
+QUAL_PRIORS = [0.02, 0.02, 0.0, 0.0, 0.0, 0.0, -0.02, -0.01]  # engine/src/analysis/chords.rs
+
+
+def _templates():
+    """[12, 12 * N_QUAL] chord templates, column root * N_QUAL + quality, scaled by 1/sqrt(tones)."""
+    t = np.zeros((12, 12 * N_QUAL))
+    for r in range(12):
+        for q, ivs in enumerate(QUAL_INTERVALS):
+            for iv in ivs:
+                t[(r + iv) % 12, r * N_QUAL + q] = 1 / np.sqrt(len(ivs))
+    return t
+
+
+TEMPLATES = _templates()
+
+
+def heard_labels(classes, visible):
+    """The chord label of each beat from the cells a caller hears: classes [B, V, T], visible
+    [B, V, T] bool -> root, qual [B, T] (-1 where nothing visible sounds in the beat). Template
+    matching over the beat's pitch-class counts with the lowest visible pitch weighted up and its
+    root favoured, as engine/src/analysis/chords.rs labels a span (and prepare_data.py the score):
+    the chords a job hears in the context, which never holds the part being written."""
+    B, V, T_ = classes.shape
+    J = T_ // STEPS_PER_BEAT
+    sounding = visible & (classes != REST)
+    midi = np.where(sounding, classes + PITCH_LO, 10_000)[..., : J * STEPS_PER_BEAT]
+    midi = midi.reshape(B, V, J, STEPS_PER_BEAT).transpose(0, 2, 1, 3).reshape(B, J, -1)
+    pcp = np.zeros((B, J, 12))
+    for k in range(midi.shape[-1]):
+        m = midi[..., k]
+        bi, ji = np.nonzero(m < 10_000)
+        np.add.at(pcp, (bi, ji, m[bi, ji] % 12), 1.0)
+    total = pcp.sum(-1)
+    low = midi.min(-1)
+    has = total > 0
+    bass = np.where(has, low % 12, -1)
+    bi, ji = np.nonzero(has)
+    pcp[bi, ji, bass[bi, ji]] += 0.35 * total[bi, ji]
+    norm = np.sqrt((pcp**2).sum(-1, keepdims=True))
+    score = (pcp @ TEMPLATES) / np.maximum(norm, 1e-9)
+    score += np.tile(QUAL_PRIORS, 12)
+    roots = np.repeat(np.arange(12), N_QUAL)
+    score += 0.1 * (bass[..., None] == roots)
+    best = score.argmax(-1)
+    root = np.where(has, best // N_QUAL, -1)
+    qual = np.where(has, best % N_QUAL, -1)
+    root = np.repeat(root, STEPS_PER_BEAT, axis=1)
+    qual = np.repeat(qual, STEPS_PER_BEAT, axis=1)
+    pad = T_ - root.shape[1]
+    if pad:
+        root = np.pad(root, ((0, 0), (0, pad)), constant_values=-1)
+        qual = np.pad(qual, ((0, 0), (0, pad)), constant_values=-1)
+    return root, qual
+
+
 def one_hot(classes, mask):
     """classes [..., V, T] ints in 0..K-1, mask [..., V, T] -> one-hot [..., V, T, K] zeroed where masked."""
     oh = np.eye(K, dtype=np.float32)[classes]

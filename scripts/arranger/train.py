@@ -1,5 +1,6 @@
 """Trains the arranger (model.py) on the chorale rolls from prepare_data.py with random
-voice / time / cell masks, transposition to all 12 keys and chord/key dropout. Logs train and
+voice / time / cell masks, transposition to all 12 keys and chord/key dropout (optionally some
+windows with the chords heard in the visible cells instead of the score's: --heard-share). Logs train and
 validation NLL (nats per masked cell) and writes target/arranger/params.npz and
 scripts/arranger/train_log.json.
 
@@ -110,9 +111,12 @@ def attr_batch(rng, cls, valid, drop=ATTR_DROP):
     return M.attr_onehot(dens, reg)
 
 
-def make_batch(rng, pieces, B, augment=True, masks=None):
-    """Random windows: (roll, mask, cond, attr, target classes, valid [B, V, T])."""
+def make_batch(rng, pieces, B, augment=True, masks=None, labels="score", heard_share=0.0):
+    """Random windows: (roll, mask, cond, attr, target classes, valid [B, V, T]). Chords: the
+    score's labels, or for a heard_share of augmented windows (all unaugmented ones with
+    labels="heard") the chords heard in the visible cells."""
     T_ = M.T
+    hearing = heard_share > 0 if augment else labels == "heard"
     lens = np.array([p["midi"].shape[1] for p in pieces], np.float64)
     idx = rng.choice(len(pieces), B, p=lens / lens.sum())
     cls = np.full((B, M.VOICES, T_), M.REST, np.int64)
@@ -122,10 +126,13 @@ def make_batch(rng, pieces, B, augment=True, masks=None):
     tonic = np.zeros(B, np.int64)
     minor = np.zeros(B, np.float32)
     phase = np.zeros((B, T_), np.int64)
+    dropped = np.zeros(B, bool)
     for b, i in enumerate(idx):
         p = pieces[i]
         L = p["midi"].shape[1]
         s = int(rng.integers(0, max(1, L - T_ + 1)))
+        if hearing:
+            s -= s % M.STEPS_PER_BEAT  # on a beat, so heard_labels' beats are the piece's
         n = min(T_, L - s)
         shift = int(rng.integers(-6, 6)) if augment else 0
         cls[b, :, :n] = to_classes(p["midi"][:, s : s + n], shift)
@@ -139,9 +146,17 @@ def make_batch(rng, pieces, B, augment=True, masks=None):
         if augment and rng.random() < 0.1:
             root[b] = -1
             qual[b] = -1
+            dropped[b] = True
         if augment and rng.random() < 0.1:
             tonic[b] = -1
     mask = random_masks(rng, B, T_) if masks is None else masks
+    if hearing:
+        # Chords as a job hears them: labelled from the visible cells only (the context never
+        # holds the part being written), instead of the score's (all four voices).
+        heard = (rng.random(B) < heard_share) & ~dropped if augment else np.ones(B, bool)
+        heard_root, heard_qual = M.heard_labels(cls, (mask == 0) & (valid > 0))
+        root = np.where(heard[:, None], heard_root, root)
+        qual = np.where(heard[:, None], heard_qual, qual)
     roll = M.one_hot(cls, mask)
     cond = cond_batch(root, qual, tonic, minor, phase)
     attr = attr_batch(rng, cls, valid) if augment else M.attr_onehot(*(np.full((B, M.VOICES), -1),) * 2)
@@ -154,6 +169,8 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--heard-share", type=float, default=0.0,
+                    help="share of training windows given the chords heard in the visible cells (RESULTS.md: 0 ships)")
     args = ap.parse_args()
 
     import jax
@@ -187,19 +204,23 @@ def main():
     # A fixed validation set: the same windows and masks every time, no augmentation.
     vrng = np.random.default_rng(1234)
     vbatches = [make_batch(vrng, valid, 64, augment=False) for _ in range(8)]
+    # The same windows with the chords heard in the visible cells.
+    vrng = np.random.default_rng(1234)
+    vbatches_heard = [make_batch(vrng, valid, 64, augment=False, labels="heard") for _ in range(8)]
     # The same windows with the true attributes given: how much the controls tell the model.
     vbatches_attr = [b[:3] + (M.attr_onehot(*M.voice_attrs(b[4], b[5])),) + b[4:] for b in vbatches]
 
-    log = {"steps": [], "train_nll": [], "valid_nll": [], "valid_nll_attr": [], "seconds": []}
+    log = {"steps": [], "train_nll": [], "valid_nll": [], "valid_nll_attr": [], "valid_nll_heard": [], "seconds": []}
     t0 = time.time()
     run = []
     for it in range(1, args.steps + 1):
-        batch = make_batch(rng, train, args.batch)
+        batch = make_batch(rng, train, args.batch, heard_share=args.heard_share)
         params, state, l = step(params, state, *batch)
         run.append(float(l))
         if it % args.eval_every == 0 or it == args.steps:
             v = float(np.mean([float(eval_loss(params, *b)) for b in vbatches]))
             va = float(np.mean([float(eval_loss(params, *b)) for b in vbatches_attr]))
+            vh = float(np.mean([float(eval_loss(params, *b)) for b in vbatches_heard]))
             tr = float(np.mean(run))
             run = []
             el = time.time() - t0
@@ -207,8 +228,9 @@ def main():
             log["train_nll"].append(round(tr, 4))
             log["valid_nll"].append(round(v, 4))
             log["valid_nll_attr"].append(round(va, 4))
+            log["valid_nll_heard"].append(round(vh, 4))
             log["seconds"].append(round(el, 1))
-            print(f"step {it:5d}  train {tr:.4f}  valid {v:.4f}  valid+attr {va:.4f}  ({el:.0f} s)", flush=True)
+            print(f"step {it:5d}  train {tr:.4f}  valid {v:.4f}  valid+attr {va:.4f}  heard chords {vh:.4f}  ({el:.0f} s)", flush=True)
     PARAMS.parent.mkdir(parents=True, exist_ok=True)
     np.savez(PARAMS, **{k: np.asarray(v) for k, v in params.items()})
     log["total_seconds"] = round(time.time() - t0, 1)

@@ -17,6 +17,10 @@
 //!   lengths per bar, non-root share of note time, passing-note share, total variation distance of
 //!   the interval histogram from the true voice's, entropy of the onset positions in the bar.
 //!
+//! The job writes from the analysed chords and key alone (the transcribed notes are too noisy to
+//! be read as voices); "reading the transcribed voices as parts" is the same job with the model
+//! shown them, as it reads a MIDI context.
+//!
 //! Besides the random in-key line, a "root every beat" line (the analysed chord's root on every
 //! beat, in the voice's register) shows what fits every chord and still fails the interest figures.
 
@@ -49,15 +53,16 @@ const RATE: u32 = 22_050;
 /// The voices removed and regenerated, with the prompt that asks for them.
 const TARGETS: [(usize, &str, &str); 2] = [(3, "bass", "add a bass line"), (1, "alto", "add a counter-melody")];
 /// The lines scored, in the order of the table.
-const LINES: [&str; 5] = [
+const LINES: [&str; 6] = [
     "generated (from audio)",
+    "generated, reading the transcribed voices as parts",
     "generated, told the score's chord per bar",
     "true voice",
     "random in-key",
     "root every beat",
 ];
 /// Index of the true voice in [`LINES`] (the interval histograms are compared with it).
-const TRUE_LINE: usize = 2;
+const TRUE_LINE: usize = 3;
 /// Scale degrees of major and (harmonic + natural) minor keys, for the random baseline.
 const SCALES: [&[u8]; 2] = [&[0, 2, 4, 5, 7, 9, 11], &[0, 2, 3, 5, 7, 8, 10, 11]];
 
@@ -138,11 +143,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 
     println!("fit: vs the score's chords, vs the analysed chords; lines: {}", LINES.join(" | "));
     println!(
-        "piece          | voice | bars | key, downbeat right | fit per line (5 pairs)                           | \
+        "piece          | voice | bars | key, downbeat right | fit per line (6 pairs)                           | \
          notes/bar gen / true | pitches/bar gen / true"
     );
     // Per target: sums of each line's scores weighted by bars, bars, pieces, keys right, downbeats right.
-    let mut totals = [([Scores::default(); 5], 0.0, 0usize, 0usize, 0usize); 2];
+    let mut totals = [([Scores::default(); 6], 0.0, 0usize, 0usize, 0usize); 2];
     for piece in pieces.iter().take(pieces_wanted) {
         for (t, &(voice, name, prompt)) in TARGETS.iter().enumerate() {
             let context = context_notes(piece, voice);
@@ -181,6 +186,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 mean
             };
             let generated = mean_of(&a);
+            // The same job with the model reading the transcribed notes as the other voices, as
+            // a MIDI context is read (what the job did before 2026-12-06).
+            let as_parts = SongInput { from_midi: true, ..input.clone() };
+            let read = arranger
+                .arrange(&as_parts, &request, &StemOverrides::default(), |_| {})
+                .map_err(|e| anyhow::anyhow!("{} ({name}, voices read): {e}", piece.id))?;
+            let read = mean_of(&read);
             // The same job told the score's chord of each bar (the most frequent one): separates
             // what one chord per bar costs from what the analysis gets wrong.
             let overrides = StemOverrides { chords: bar_chords(piece, a.bars[1]), ..StemOverrides::default() };
@@ -198,7 +210,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             let roots = score(piece, &a, &analysed, &root_every_beat(&a, (spec.low, spec.high)));
             let key_ok = a.analysis.key.tonic == piece.key.tonic && (a.analysis.key.mode == "minor") == piece.key.minor;
             let downbeat_ok = (a.origin - LEAD).abs() < 0.25 * 60.0 / BPM;
-            let lines = [generated, told, truth, random, roots];
+            let lines = [generated, read, told, truth, random, roots];
             let fits: Vec<String> = lines.iter().map(|l| format!("{:.2} {:.2}", l.fit_score, l.fit_analysed)).collect();
             println!(
                 "{:14} | {name:5} | {bars:4} | {key_ok:5} {downbeat_ok:5} | {} | {:.1} / {:.1} | {:.1} / {:.1}",

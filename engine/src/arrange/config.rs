@@ -40,6 +40,15 @@ pub struct GibbsSpec {
     pub anneal_share: f64,
     /// Softmax temperature.
     pub temperature: f32,
+    /// Classifier-free guidance weight of the attribute controls: logits are drawn from
+    /// `free + guidance * (asked - free)`, `free` being the call with every attribute unknown;
+    /// 1 asks the model once and takes what it says.
+    #[serde(default = "no_guidance")]
+    pub guidance: f32,
+}
+
+fn no_guidance() -> f32 {
+    1.0
 }
 
 /// Where the per-voice attribute one-hots sit in the `attr` input (one row of `attr_channels`

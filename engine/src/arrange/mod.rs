@@ -177,6 +177,13 @@ impl Sampler {
         allowed[cfg.rest_class] = true;
 
         let attr = cfg.attr_layout.as_ref().map(|l| attrs::features(l, &cfg, req.voice, req.attributes));
+        // The attribute-free features, for guidance; only when something is asked.
+        let free = match &cfg.attr_layout {
+            Some(l) if cfg.gibbs.guidance != 1.0 && req.attributes != Attributes::default() => {
+                Some(attrs::features(l, &cfg, req.voice, Attributes::default()))
+            }
+            _ => None,
+        };
         for (cs, ce, start) in chunks(s0, s1, w) {
             let cond = roll::cond_features(&req.chords, &quality, req.key, start, &cfg);
             let mut window = gibbs::Window {
@@ -192,7 +199,13 @@ impl Sampler {
             };
             let session = &mut self.session;
             gibbs::sample(&mut window, &allowed, &cfg, &mut rng, |roll, mask| {
-                run(session, roll, mask, &cond, attr.as_deref(), &cfg)
+                let mut logits = run(session, roll, mask, &cond, attr.as_deref(), &cfg)?;
+                if let Some(free) = &free {
+                    let g = cfg.gibbs.guidance;
+                    let base = run(session, roll, mask, &cond, Some(free), &cfg)?;
+                    logits.iter_mut().zip(&base).for_each(|(x, b)| *x = b + g * (*x - b));
+                }
+                Ok(logits)
             })?;
             for t in 0..w {
                 if window.target[req.voice][t] {

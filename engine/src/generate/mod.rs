@@ -132,6 +132,7 @@ pub fn generate(
             let parts = read_midi_parts(path)?;
             let tempo = opts.tempo.or(parts.tempo).unwrap_or(120.0);
             input.heard = heard_from_midi(&parts.pitched, tempo);
+            input.from_midi = true;
             if input.heard.is_empty() {
                 return Err(format!(
                     "{}: no pitched notes to write against (drums alone carry no harmony)",

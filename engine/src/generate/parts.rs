@@ -86,6 +86,10 @@ pub struct Part<'a> {
     pub chords: &'a [Option<Chord>],
     /// One chord per quarter-note beat from beat 0: what the model is conditioned on.
     pub beat_chords: &'a [Option<Chord>],
+    /// The model reads the context's notes as voices (exact MIDI parts). Transcribed notes are
+    /// too noisy for that: the model then writes from the chords and key alone, which fits the
+    /// song's harmony better (scripts/arranger/RESULTS.md, "End to end from audio").
+    pub voices_known: bool,
     /// The key (the analysis or the override).
     pub key: KeySig,
     /// Bars to write, from 0.
@@ -117,7 +121,10 @@ impl Part<'_> {
             }
             Role::Chords => "chord voicings by rule (voice-led, struck on the context's strong onsets)".into(),
             Role::Arpeggio => "broken-chord voicings by rule".into(),
-            _ => "arranger model (Gibbs inpainting) for pitch, onsets locked to the context's rhythm".into(),
+            _ if self.voices_known => {
+                "arranger model (Gibbs inpainting) against the context's parts for pitch, onsets locked to the context's rhythm".into()
+            }
+            _ => "arranger model (Gibbs inpainting) from the song's chords and key for pitch, onsets locked to the context's rhythm".into(),
         }
     }
 
@@ -195,11 +202,15 @@ impl Part<'_> {
         if let Some(from) = self.from {
             voices[self.voice] = from.notes.clone();
         }
+        let attributes = self.attributes(&voices);
+        if !self.voices_known {
+            // Voices with no notes are unknown to the model; the part's own earlier take stays.
+            voices.iter_mut().enumerate().filter(|(v, _)| *v != self.voice).for_each(|(_, notes)| notes.clear());
+        }
         let steps_per_beat = sampler.config().steps_per_beat;
         let chords: Vec<Option<Chord>> =
             self.beat_chords.iter().flat_map(|c| std::iter::repeat_n(*c, steps_per_beat)).collect();
         let vary = self.edit == Edit::Vary && self.from.is_some();
-        let attributes = self.attributes(&voices);
         let fill = FillRequest {
             voices,
             chords,

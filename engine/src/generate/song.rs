@@ -33,6 +33,8 @@ pub struct SongInput {
     /// Seconds from the start of the audio to the first bar's downbeat when the host's bar grid
     /// is known (the plugin: bar 1 = the host's song beat 0); `None` takes the first detected one.
     pub origin: Option<f64>,
+    /// The notes are the parts as written (a MIDI file), not transcribed from audio.
+    pub from_midi: bool,
 }
 
 /// What the producer asked for.
@@ -296,6 +298,7 @@ impl Arranger {
             context: &context,
             chords: &bar_chords,
             beat_chords: &beat_chords,
+            voices_known: input.from_midi,
             key,
             bars: first - 1..last,
             bar_beats,
