@@ -59,6 +59,8 @@ fn a_bass_line_is_written_against_the_example_song() {
     assert_eq!(report.bars, [3, 6]);
     assert_eq!(report.voice, "bass");
     assert_eq!(&report.chords[..8], &["C", "Am", "F", "G", "C", "Am", "F", "G"]);
+    // Transcribed notes are not shown to the model as voices: it writes from the chords and key.
+    assert!(report.method.contains("from the song's chords and key"), "{}", report.method);
     let bar = 4.0; // beats
     for take in &report.takes {
         let (notes, tempo) = read_midi(&take.midi).unwrap();
@@ -251,6 +253,8 @@ fn regenerate_and_vary_keep_every_note_outside_the_bars() {
     // A take written against the context as audio and MIDI together (the MIDI's notes and bars).
     let first = run_midi("add a bass line", &dir.join("a"), |o| o.contexts = vec![example()]);
     assert_eq!(&first.chords[..4], &["C", "Am", "F", "G"]);
+    // A MIDI context's parts are exact: the model reads them as voices.
+    assert!(first.method.contains("against the context's parts"), "{}", first.method);
     let take = take_notes(&first);
     let outside = |notes: &[Note], (a, b): (f64, f64)| -> Vec<Note> {
         notes.iter().filter(|n| n.start < a || n.start >= b).copied().collect()
