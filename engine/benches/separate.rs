@@ -222,18 +222,10 @@ fn whole_edits(song: &StereoAudio) {
 #[cfg(unix)]
 fn sung_clip() -> StereoAudio {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/spleeter/input.wav");
-    let mut reader = hound::WavReader::open(path).expect("the Spleeter fixture");
-    let spec = reader.spec();
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.expect("reads")).collect(),
-        hound::SampleFormat::Int => {
-            let scale = (1u32 << (spec.bits_per_sample - 1)) as f32;
-            reader.samples::<i32>().map(|s| s.expect("reads") as f32 / scale).collect()
-        }
-    };
-    assert_eq!((spec.channels, spec.sample_rate), (2, RATE), "the fixture is stereo at {RATE} Hz");
-    let (left, right) = samples.chunks_exact(2).map(|f| (f[0], f[1])).unzip();
-    StereoAudio { sample_rate: RATE, left, right }
+    let clip =
+        counterpart_engine::separate::decode::load_stereo(std::path::Path::new(path)).expect("the Spleeter fixture");
+    assert_eq!(clip.sample_rate, RATE, "the fixture is at {RATE} Hz");
+    clip
 }
 
 /// Whole edits need a copy of the binary beside links to the packs (Unix only).
